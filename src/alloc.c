@@ -1,0 +1,344 @@
+/*
+ * alloc.c -- the public allocation calls: sma_alloc and friends.
+ *
+ * Each call first tries this thread's cache (cache.c), which needs no lock;
+ * what the cache cannot do is done under the arena lock ("_locked"
+ * functions), with the operation recorded in the header for repair
+ * (lock.c).  Every offset a caller hands in is checked against the page
+ * map and the block or slab it names before anything is changed: an offset
+ * that is not a live object fails with EINVAL and changes nothing.
+ */
+#include "internal.h"
+
+static int writable(const sma_t *a)
+{
+	if (UNLIKELY(!a)) {
+		errno = EINVAL;
+		return 0;
+	}
+	if (UNLIKELY(a->flags & SMA_RDONLY)) {
+		errno = EROFS;
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * 1 if off is a live object, with its usable size and kind; 0 if not.
+ * Lock free: reads only checked metadata.
+ */
+int sma__object_live(const struct sma *a, uint64_t off, uint64_t *usable, unsigned *kind)
+{
+	if (off >= a->size || (off & 15))
+		return 0;
+	unsigned idx;
+	struct slab *s = sma__slab_of(a, off, &idx);
+	if (s) {
+		if (!(atomic_load(&s->live[idx >> 6]) & (1ull << (idx & 63))))
+			return 0;
+		if (usable)
+			*usable = sma__class_size[s->cls];
+		if (kind)
+			*kind = KIND_USER;
+		return 1;
+	}
+	uint64_t b = sma__heap_block_of(a, off);
+	if (!b)
+		return 0;
+	uint64_t w = hw_load(a, b);
+	unsigned k = hw_kind(w);
+	if ((w & BF_FREE) || !(w & BF_LIVE) || (k != KIND_USER && k != KIND_NAMED))
+		return 0;
+	if (usable)
+		*usable = hw_size(w) - BLOCK_OVERHEAD;
+	if (kind)
+		*kind = k;
+	return 1;
+}
+
+/* Gives a no-longer-live object back to its slab or the heap (the caller
+ * cleared its live bit).  Does nothing if it is already back. */
+int sma__free_object_locked(struct sma *a, uint64_t off)
+{
+	unsigned idx;
+	struct slab *s = sma__slab_of(a, off, &idx);
+	if (s) {
+		if (!(atomic_load(&s->live[idx >> 6]) & (1ull << (idx & 63))))
+			sma__slab_put_locked(a, s, idx);
+		return 0;
+	}
+	uint64_t b = sma__heap_block_of(a, off);
+	if (!b)
+		return -1;
+	uint64_t w = hw_load(a, b);
+	if (w & (BF_FREE | BF_LIVE))
+		return -1;
+	sma__heap_free_locked(a, b);
+	return 0;
+}
+
+/*
+ * One live object of at least size bytes aligned to align, or 0.  Counted
+ * in the header's counters.
+ */
+static uint64_t alloc_locked(struct sma *a, size_t size, size_t align, unsigned kind)
+{
+	struct sma_header *h = a->h;
+	uint64_t off = 0, usable = 0;
+	sma__op_begin(a, LOP_ALLOC, 0, h->allocs);
+	if (size <= SMALL_MAX && align <= ALIGN && kind == KIND_USER) {
+		unsigned cls = size_class(size);
+		h->cls[cls].requests++;
+		off = sma__slab_alloc_locked(a, cls);
+		if (!off)
+			h->cls[cls].failures++;
+		usable = sma__class_size[cls];
+	} else {
+		if (size <= CACHE_MAX && kind == KIND_USER)
+			h->cls[size_class(size)].requests++;
+		uint64_t b = sma__heap_alloc_locked(a, size, align, kind);
+		if (b) {
+			off = b + 16;
+			usable = hw_size(hw_load(a, b)) - BLOCK_OVERHEAD;
+		} else if (size <= CACHE_MAX && kind == KIND_USER) {
+			h->cls[size_class(size)].failures++;
+		}
+	}
+	STEP();
+	if (off) {
+		h->allocs++;
+		h->used += usable;
+	}
+	sma__op_end(a);
+	return off;
+}
+
+uint64_t sma__alloc_locked(struct sma *a, size_t size, unsigned kind)
+{
+	return alloc_locked(a, size, ALIGN, kind);
+}
+
+/* The locked path: allocate; if the heap is full, give back this thread's
+ * cache and what dead processes held, and try once more. */
+static sma_off_t alloc_slow(sma_t *a, size_t size, size_t align)
+{
+	if (size > a->h->heap_size) {
+		errno = ENOMEM;
+		return SMA_NULL;
+	}
+	if (sma__lock(a) < 0)
+		return SMA_NULL;
+	uint64_t off = alloc_locked(a, size, align, KIND_USER);
+	sma__unlock(a);
+	if (!off) {
+		sma__cache_flush_self(a);
+		if (sma__lock(a) < 0)
+			return SMA_NULL;
+		sma__reclaim_dead_locked(a);
+		off = alloc_locked(a, size, align, KIND_USER);
+		sma__unlock(a);
+	}
+	if (!off)
+		errno = ENOMEM;
+	return off;
+}
+
+sma_off_t sma_alloc(sma_t *a, size_t size)
+{
+	if (!writable(a))
+		return SMA_NULL;
+	if (LIKELY(size <= CACHE_MAX)) {
+		uint64_t off;
+		int rc = sma__cache_alloc(a, size_class(size), &off);
+		if (LIKELY(rc == 0))
+			return off;
+		if (rc < 0)
+			return SMA_NULL;
+	}
+	return alloc_slow(a, size, ALIGN);
+}
+
+sma_off_t sma_calloc(sma_t *a, size_t nmemb, size_t size)
+{
+	size_t n;
+	if (!writable(a))
+		return SMA_NULL;
+	if (__builtin_mul_overflow(nmemb, size, &n)) {
+		errno = ENOMEM;
+		return SMA_NULL;
+	}
+	sma_off_t off = sma_alloc(a, n);
+	if (off)
+		memset(at(a, off), 0, n);
+	return off;
+}
+
+sma_off_t sma_aligned_alloc(sma_t *a, size_t alignment, size_t size)
+{
+	if (!writable(a))
+		return SMA_NULL;
+	if (alignment == 0 || (alignment & (alignment - 1)) || alignment > ((size_t)1 << 20)) {
+		errno = EINVAL;
+		return SMA_NULL;
+	}
+	if (alignment <= ALIGN)
+		return sma_alloc(a, size);
+	return alloc_slow(a, size, alignment);
+}
+
+/* The locked free: the object's live bit is cleared under the lock, with
+ * the operation recorded so that a crash in the middle is finished. */
+static int free_locked(struct sma *a, uint64_t off, uint64_t usable)
+{
+	struct sma_header *h = a->h;
+	int rc = 0;
+	if (sma__lock(a) < 0)
+		return -1;
+	sma__op_begin(a, LOP_FREE, off, h->frees);
+	h->lock_b = usable;
+	unsigned idx;
+	struct slab *s = sma__slab_of(a, off, &idx);
+	uint64_t was;
+	if (s) {
+		uint64_t bit = 1ull << (idx & 63);
+		was = atomic_fetch_and(&s->live[idx >> 6], ~bit) & bit;
+	} else {
+		was = atomic_fetch_and(bhdr(a, off - 16), ~BF_LIVE) & BF_LIVE;
+	}
+	if (!was) {
+		errno = EINVAL;
+		rc = -1;
+		goto out;
+	}
+	STEP();
+	sma__free_object_locked(a, off);
+	STEP();
+	h->frees++;
+	h->used -= usable;
+out:
+	sma__op_end(a);
+	sma__unlock(a);
+	return rc;
+}
+
+int sma_free(sma_t *a, sma_off_t off)
+{
+	if (off == SMA_NULL)
+		return 0;
+	if (!writable(a))
+		return -1;
+	if (UNLIKELY(off >= a->size || (off & 15))) {
+		errno = EINVAL;
+		return -1;
+	}
+	unsigned idx;
+	struct slab *s = sma__slab_of(a, off, &idx);
+	if (s) {
+		int rc = sma__cache_free(a, off, s->cls, sma__class_size[s->cls], 1);
+		if (rc <= 0)
+			return rc;
+		return free_locked(a, off, sma__class_size[s->cls]);
+	}
+	uint64_t b = sma__heap_block_of(a, off);
+	if (!b) {
+		errno = EINVAL;
+		return -1;
+	}
+	uint64_t w = hw_load(a, b);
+	if ((w & BF_FREE) || !(w & BF_LIVE) || hw_kind(w) == KIND_SLAB || hw_kind(w) == KIND_INTERNAL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (hw_kind(w) == KIND_NAMED) {
+		errno = EBUSY;
+		return -1;
+	}
+	uint64_t usable = hw_size(w) - BLOCK_OVERHEAD;
+	int fc = floor_class(usable);
+	if (fc >= 0) {
+		int rc = sma__cache_free(a, off, (unsigned)fc, usable, 0);
+		if (rc <= 0)
+			return rc;
+	}
+	return free_locked(a, off, usable);
+}
+
+sma_off_t sma_realloc(sma_t *a, sma_off_t off, size_t size)
+{
+	if (off == SMA_NULL)
+		return sma_alloc(a, size);
+	if (!writable(a))
+		return SMA_NULL;
+	uint64_t usable;
+	unsigned kind;
+	if (!sma__object_live(a, off, &usable, &kind)) {
+		errno = EINVAL;
+		return SMA_NULL;
+	}
+	if (kind == KIND_NAMED) {
+		errno = EBUSY;
+		return SMA_NULL;
+	}
+	if (size == 0) {
+		sma_free(a, off);
+		return SMA_NULL;
+	}
+	int small = sma__heap_block_of(a, off) == 0;
+	if (size <= usable && (small || size > SMALL_MAX) && usable - size < usable / 2)
+		return off;
+	if (!small && size > SMALL_MAX) {
+		/* Grow or shrink in place when the neighbour allows. */
+		if (sma__lock(a) < 0)
+			return SMA_NULL;
+		uint64_t b = off - 16;
+		sma__op_begin(a, LOP_OTHER, off, 0);
+		int ok = (hw_load(a, b) & BF_LIVE) && sma__heap_resize_locked(a, b, size) == 0;
+		if (ok) {
+			uint64_t now = hw_size(hw_load(a, b)) - BLOCK_OVERHEAD;
+			a->h->used += now - usable;
+		}
+		sma__op_end(a);
+		sma__unlock(a);
+		if (ok)
+			return off;
+	}
+	sma_off_t n = sma_alloc(a, size);
+	if (!n)
+		return SMA_NULL;
+	memcpy(at(a, n), at(a, off), usable < size ? usable : size);
+	sma_free(a, off);
+	return n;
+}
+
+size_t sma_usable_size(sma_t *a, sma_off_t off)
+{
+	uint64_t usable;
+	if (!a || !sma__object_live(a, off, &usable, NULL)) {
+		errno = EINVAL;
+		return 0;
+	}
+	return usable;
+}
+
+void *sma_ptr(const sma_t *a, sma_off_t off)
+{
+	return off ? a->base + off : NULL;
+}
+
+sma_off_t sma_off(const sma_t *a, const void *p)
+{
+	if (!a || !p)
+		return SMA_NULL;
+	const char *c = p;
+	if (c < a->base || c >= a->base + a->size)
+		return SMA_NULL;
+	return (sma_off_t)(c - a->base);
+}
+
+int sma_flush(sma_t *a)
+{
+	if (!writable(a))
+		return -1;
+	sma__cache_flush_self(a);
+	return 0;
+}

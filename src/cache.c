@@ -1,0 +1,596 @@
+/*
+ * cache.c -- the slot table and the per-thread caches kept in it.
+ *
+ * A thread that allocates takes a slot (under the arena lock) and a cache
+ * block in the heap; from then on most allocations and frees move an offset
+ * between its cache and the user without any lock or system call, and the
+ * cache is refilled from slabs or flushed back in batches under one lock
+ * acquisition.  Because the cache lives in the segment, not in the process,
+ * what a dead process held can be given back by anyone (slot recovery).
+ *
+ *   slot table (header.slots_off)          cache block (slot.cache)
+ *   +------+------+-- ... --+------+       +-----------+-----------+------------------+
+ *   | slot | slot |         | slot |  ---> | count[80] | req[80]   | entries of class |
+ *   +------+------+-- ... --+------+       +-----------+-----------+ 0, 1, ..., 79    |
+ *                                                                  +------------------+
+ *
+ * Invariants:
+ *   C1  a held slot names a process (pid and start time); a slot whose
+ *       process is gone may be recovered by any lock holder.
+ *   C2  every cached object is in exactly one cache, below its class's
+ *       count; it is neither live nor free in its slab or the heap.
+ *   C3  small classes cache slab slots of that class; a medium class k
+ *       caches heap blocks whose usable size is at least its size and
+ *       below the next class's (floor_class).
+ *   C4  a slot's cached_bytes is the sum of the usable sizes it caches.
+ *
+ * The lock-free moves, and why a crash between any two steps is repaired
+ * (sma__slot_recover_locked):
+ *   pop:  record inf {off, POP, allocs}; count--; set live; count; clear inf
+ *   push: record inf {off, PUSH, frees}; clear live (this is the double-
+ *         free check); entry[count] = off; count++; count; clear inf
+ * The record names the one object in flight; its live bit and the slot's
+ * count say how far the move went.  Refill and flush run under the lock
+ * and log themselves in the slot's op fields (SOP_REFILL: the slab word
+ * and mask taken; SOP_FLUSH: the range being returned).
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+uint32_t sma__cache_cap[NCLASSES];
+uint32_t sma__cache_base[NCLASSES];
+uint32_t sma__cache_entries;
+
+#define REFILL 32u	/* small objects taken from a slab at once */
+
+struct cache_block {
+	uint32_t count[NCLASSES];	/* objects cached per class */
+	uint64_t req[NCLASSES];		/* allocations asked per class */
+	uint64_t entry[];		/* cached offsets */
+};
+
+static uint64_t cache_block_bytes(void)
+{
+	return sizeof(struct cache_block) + (uint64_t)sma__cache_entries * 8;
+}
+
+void sma__cache_init_tables(void)
+{
+	uint32_t base = 0;
+	sma__slab_init();
+	for (unsigned c = 0; c < NCLASSES; c++) {
+		uint32_t cap;
+		if (c < NSMALL) {
+			cap = 64;
+		} else {
+			cap = 65536u / sma__class_size[c];
+			cap = cap < 2 ? 2 : cap > 32 ? 32 : cap;
+		}
+		sma__cache_cap[c] = cap;
+		sma__cache_base[c] = base;
+		base += cap;
+	}
+	sma__cache_entries = base;
+}
+
+struct slot *sma__slot(const struct sma *a, unsigned i)
+{
+	return (struct slot *)at(a, a->h->slots_off + (uint64_t)i * SLOT_BYTES);
+}
+
+/* ---- this thread's slots ----------------------------------------------- */
+
+#define NTREF 4
+struct tref {
+	uint64_t hid;		/* handle, 0 = unused */
+	uint32_t fgen;		/* fork generation it was taken in */
+	uint32_t misses;	/* calls made without a slot */
+	struct slot *slot;	/* NULL: no slot could be had */
+	struct cache_block *c;
+};
+static _Thread_local struct tref t_ref[NTREF];
+static pthread_key_t t_key;
+static pthread_once_t t_key_once = PTHREAD_ONCE_INIT;
+
+static void thread_exit(void *unused);
+static void process_exit(void) { thread_exit(NULL); }
+static void key_init(void)
+{
+	pthread_key_create(&t_key, thread_exit);
+	atexit(process_exit);
+}
+
+static struct cache_block *cache_of(const struct sma *a, const struct slot *s)
+{
+	uint64_t c = s->cache;
+	const struct sma_header *h = a->h;
+	if (c < h->heap_off + 16 || c + cache_block_bytes() > h->heap_end || (c & 15))
+		return NULL;
+	return (struct cache_block *)at(a, c);
+}
+
+/* ---- returning objects under the lock ------------------------------------ */
+
+/* Gives a cached object (neither live nor free) back to its slab or to the
+ * heap.  Checks everything: the caller may be a recovery reading a slot
+ * that a dead process left. */
+static void give_back_locked(struct sma *a, uint64_t off, unsigned cls)
+{
+	if (cls < NSMALL) {
+		unsigned idx;
+		struct slab *s = sma__slab_of(a, off, &idx);
+		if (!s || s->cls != cls)
+			return;
+		uint64_t bit = 1ull << (idx & 63);
+		if (atomic_load(&s->live[idx >> 6]) & bit)
+			return;
+		sma__slab_put_locked(a, s, idx);
+	} else {
+		uint64_t b = sma__heap_block_of(a, off);
+		if (!b)
+			return;
+		uint64_t w = hw_load(a, b);
+		if ((w & (BF_FREE | BF_LIVE)) || hw_kind(w) != KIND_USER)
+			return;
+		sma__heap_free_locked(a, b);
+	}
+}
+
+static uint64_t cached_usable(const struct sma *a, uint64_t off, unsigned cls)
+{
+	if (cls < NSMALL)
+		return sma__class_size[cls];
+	uint64_t b = sma__heap_block_of(a, off);
+	return b ? hw_size(hw_load(a, b)) - BLOCK_OVERHEAD : 0;
+}
+
+/* Flushes the top n entries of class cls of this thread's cache. */
+static void flush_locked(struct sma *a, struct slot *s, struct cache_block *c, unsigned cls, unsigned n)
+{
+	uint32_t cnt = c->count[cls];
+	if (n > cnt)
+		n = cnt;
+	if (!n)
+		return;
+	s->op_cls = cls;
+	s->op_a = cnt;
+	s->op_b = n;
+	atomic_store_explicit((_Atomic uint32_t *)&s->op, SOP_FLUSH, memory_order_release);
+	STEP();
+	uint64_t *e = &c->entry[sma__cache_base[cls]];
+	uint64_t bytes = 0;
+	for (uint32_t i = cnt - n; i < cnt; i++) {
+		bytes += cached_usable(a, e[i], cls);
+		give_back_locked(a, e[i], cls);
+	}
+	c->count[cls] = cnt - n;
+	s->cached_bytes -= bytes;
+	STEP();
+	atomic_store_explicit((_Atomic uint32_t *)&s->op, SOP_NONE, memory_order_release);
+}
+
+static void flush_all_locked(struct sma *a, struct slot *s, struct cache_block *c)
+{
+	for (unsigned cls = 0; cls < NCLASSES; cls++)
+		if (c->count[cls])
+			flush_locked(a, s, c, cls, c->count[cls]);
+}
+
+/* Takes a free slot (or a dead one) for this thread; NULL if none. */
+static struct slot *slot_take_locked(struct sma *a)
+{
+	struct sma_header *h = a->h;
+	struct slot *s = NULL;
+	for (unsigned i = 0; i < h->nslots && !s; i++) {
+		struct slot *t = sma__slot(a, i);
+		if (atomic_load(&t->state) == SLOT_FREE)
+			s = t;
+	}
+	if (!s && sma__reclaim_dead_locked(a)) {
+		for (unsigned i = 0; i < h->nslots && !s; i++) {
+			struct slot *t = sma__slot(a, i);
+			if (atomic_load(&t->state) == SLOT_FREE)
+				s = t;
+		}
+	}
+	if (!s)
+		return NULL;
+	uint64_t b = sma__heap_alloc_locked(a, cache_block_bytes(), ALIGN, KIND_INTERNAL);
+	if (!b)
+		return NULL;
+	h->lock_new = b;
+	struct cache_block *c = (struct cache_block *)at(a, b + 16);
+	memset(c, 0, sizeof *c);
+	memset(s, 0, sizeof *s);
+	s->pid = sma__getpid();
+	s->tid = sma__gettid();
+	s->start = sma__self_start();
+	s->hid = a->hid;
+	s->cache = b + 16;
+	atomic_store(&s->state, SLOT_HELD);
+	h->lock_new = 0;
+	return s;
+}
+
+/* Empties slot s (its owner is this thread, or gone) and frees it. */
+static void slot_release_locked(struct sma *a, struct slot *s)
+{
+	struct sma_header *h = a->h;
+	struct cache_block *c = cache_of(a, s);
+	if (c) {
+		flush_all_locked(a, s, c);
+		for (unsigned cls = 0; cls < NCLASSES; cls++)
+			h->cls[cls].requests += c->req[cls];
+		uint64_t b = sma__heap_block_of(a, s->cache);
+		if (b && hw_kind(hw_load(a, b)) == KIND_INTERNAL)
+			sma__heap_free_locked(a, b);
+	}
+	h->allocs += s->allocs;
+	h->frees += s->frees;
+	h->used += s->used;
+	s->allocs = s->frees = s->used = 0;
+	s->cached_bytes = 0;
+	s->cache = 0;
+	s->pid = 0;
+	atomic_store(&s->state, SLOT_FREE);
+}
+
+/*
+ * Repairs and empties the slot of a thread that is gone (C1): finishes its
+ * logged refill or flush, settles the object it had in flight, gives back
+ * everything it cached and folds its counters into the header.
+ */
+void sma__slot_recover_locked(struct sma *a, struct slot *s)
+{
+	struct sma_header *h = a->h;
+	struct cache_block *c = cache_of(a, s);
+	if (!c) {
+		s->cache = 0;
+		slot_release_locked(a, s);
+		return;
+	}
+	unsigned cls = s->op_cls;
+	if (s->op == SOP_REFILL && cls < NSMALL) {
+		uint32_t cnt0 = (uint32_t)s->op_b;
+		unsigned w = (unsigned)(s->op_b >> 32);
+		uint64_t p = s->op_a, mask = s->op_c;
+		unsigned idx;
+		struct slab *sl = p ? sma__slab_of(a, p + SLAB_HDR, &idx) : NULL;
+		if (sl && w < SLAB_WORDS && cnt0 <= sma__cache_cap[cls]) {
+			if ((sl->free[w] & mask) == 0) /* the take happened */
+				c->count[cls] = cnt0 + (uint32_t)__builtin_popcountll(mask);
+			else
+				c->count[cls] = cnt0;
+		}
+	} else if (s->op == SOP_FLUSH && cls < NCLASSES) {
+		uint32_t cnt0 = (uint32_t)s->op_a, n = (uint32_t)s->op_b;
+		if (cnt0 <= sma__cache_cap[cls] && n <= cnt0) {
+			uint64_t *e = &c->entry[sma__cache_base[cls]];
+			for (uint32_t i = cnt0 - n; i < cnt0; i++)
+				give_back_locked(a, e[i], cls);
+			c->count[cls] = cnt0 - n;
+		}
+	}
+	s->op = SOP_NONE;
+
+	/* Clamp what a scribbled slot could claim. */
+	for (unsigned k = 0; k < NCLASSES; k++)
+		if (c->count[k] > sma__cache_cap[k])
+			c->count[k] = 0;
+
+	cls = s->inf_cls;
+	uint64_t x = s->inf_off;
+	if (s->inf_kind != INF_NONE && x && cls < NCLASSES) {
+		uint64_t usable;
+		int live = sma__object_live(a, x, &usable, NULL);
+		uint64_t *e = &c->entry[sma__cache_base[cls]];
+		uint32_t cnt = c->count[cls];
+		int at_top = cnt > 0 && e[cnt - 1] == x;
+		if (s->inf_kind == INF_POP) {
+			if (live && s->allocs == s->inf_ctr) {
+				s->allocs++;
+				s->used += usable;
+			} else if (!live && !at_top && cnt < sma__cache_cap[cls]) {
+				e[cnt] = x; /* taken off the cache, never handed out */
+				c->count[cls] = cnt + 1;
+			}
+		} else if (s->inf_kind == INF_PUSH && !live) {
+			if (!at_top && cnt < sma__cache_cap[cls]) {
+				e[cnt] = x; /* freed, not yet in the cache */
+				c->count[cls] = cnt + 1;
+			}
+			if (s->frees == s->inf_ctr) {
+				s->frees++;
+				s->used -= cached_usable(a, x, cls);
+			}
+		}
+	}
+	s->inf_kind = INF_NONE;
+	s->inf_off = 0;
+	h->recovered_slots++;
+	slot_release_locked(a, s);
+}
+
+/* Recovers every slot whose process is gone; how many. */
+unsigned sma__reclaim_dead_locked(struct sma *a)
+{
+	unsigned n = 0;
+	pid_t self = sma__getpid();
+	for (unsigned i = 0; i < a->h->nslots; i++) {
+		struct slot *s = sma__slot(a, i);
+		if (atomic_load(&s->state) != SLOT_HELD || s->pid == self)
+			continue;
+		if (!sma__proc_alive(s->pid, s->start)) {
+			sma__slot_recover_locked(a, s);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* ---- the fast paths ------------------------------------------------------ */
+
+static struct tref *tref_get(struct sma *a)
+{
+	uint32_t fgen = atomic_load_explicit(&sma__fork_gen, memory_order_relaxed);
+	for (unsigned i = 0; i < NTREF; i++) {
+		struct tref *r = &t_ref[i];
+		if (r->hid == a->hid && r->fgen == fgen)
+			return r;
+	}
+	return NULL;
+}
+
+/* This thread's slot on a, taking one if it has none; NULL: work without. */
+static struct tref *tref_take(struct sma *a)
+{
+	struct tref *r = tref_get(a);
+	if (LIKELY(r != NULL)) {
+		if (LIKELY(r->slot != NULL))
+			return r;
+		if (++r->misses & 1023)
+			return NULL; /* try again for a slot now and then */
+	} else {
+		uint32_t fgen = atomic_load_explicit(&sma__fork_gen, memory_order_relaxed);
+		struct tref *victim = NULL;
+		for (unsigned i = 0; i < NTREF && !victim; i++)
+			if (!t_ref[i].hid || t_ref[i].fgen != fgen || !sma__registry_find(t_ref[i].hid))
+				victim = &t_ref[i];
+		if (!victim)
+			return NULL; /* this thread uses too many arenas at once */
+		memset(victim, 0, sizeof *victim);
+		victim->hid = a->hid;
+		victim->fgen = fgen;
+		r = victim;
+	}
+	if (a->h->nslots == 0)
+		return NULL;
+	pthread_once(&t_key_once, key_init);
+	if (sma__lock(a) < 0)
+		return NULL;
+	struct slot *s = slot_take_locked(a);
+	sma__unlock(a);
+	if (!s)
+		return NULL;
+	r->slot = s;
+	r->c = (struct cache_block *)at(a, s->cache);
+	pthread_setspecific(t_key, (void *)1);
+	return r;
+}
+
+static inline void set_live(struct sma *a, uint64_t off, unsigned cls)
+{
+	if (cls < NSMALL) {
+		unsigned idx;
+		struct slab *s = sma__slab_of(a, off, &idx);
+		atomic_fetch_or_explicit(&s->live[idx >> 6], 1ull << (idx & 63), memory_order_acq_rel);
+	} else {
+		atomic_fetch_or_explicit(bhdr(a, off - 16), BF_LIVE, memory_order_acq_rel);
+	}
+}
+
+static inline uint64_t pop(struct sma *a, struct slot *s, struct cache_block *c, unsigned cls)
+{
+	uint32_t n = c->count[cls];
+	uint64_t x = c->entry[sma__cache_base[cls] + n - 1];
+	s->inf_off = x;
+	s->inf_cls = cls;
+	s->inf_ctr = s->allocs;
+	atomic_store_explicit((_Atomic uint32_t *)&s->inf_kind, INF_POP, memory_order_release);
+	STEP();
+	c->count[cls] = n - 1;
+	STEP();
+	set_live(a, x, cls);
+	STEP();
+	uint64_t usable = cls < NSMALL ? sma__class_size[cls] : hw_size(hw_load(a, x - 16)) - BLOCK_OVERHEAD;
+	s->allocs++;
+	s->used += usable;
+	s->cached_bytes -= usable;
+	STEP();
+	atomic_store_explicit((_Atomic uint32_t *)&s->inf_kind, INF_NONE, memory_order_release);
+	return x;
+}
+
+/*
+ * Allocation through this thread's cache.  0 with *off set; 1 when the
+ * caller must take the locked path (no slot, or a medium miss); -1 with
+ * errno on failure.
+ */
+int sma__cache_alloc(struct sma *a, unsigned cls, uint64_t *off)
+{
+	struct tref *r = tref_take(a);
+	if (!r)
+		return 1;
+	struct slot *s = r->slot;
+	struct cache_block *c = r->c;
+	c->req[cls]++;
+	if (LIKELY(c->count[cls] != 0)) {
+		*off = pop(a, s, c, cls);
+		return 0;
+	}
+	if (cls >= NSMALL) {
+		/* A block of the next class fits too. */
+		if (cls + 1 < NCLASSES && c->count[cls + 1]) {
+			*off = pop(a, s, c, cls + 1);
+			return 0;
+		}
+		return 1;
+	}
+	/* Refill a small class from its slabs under one lock. */
+	if (sma__lock(a) < 0)
+		return -1;
+	unsigned got = 0;
+	for (int tries = 0; tries < 2 && got < REFILL / 2; tries++) {
+		uint32_t cnt = c->count[cls];
+		s->op_b = cnt;
+		a->h->lock_slot = (uint32_t)(s - sma__slot(a, 0)) + 1;
+		sma__op_begin(a, LOP_SLOT, 0, 0);
+		unsigned k = sma__slab_take_locked(a, cls, &c->entry[sma__cache_base[cls] + cnt],
+						   REFILL - got, s);
+		c->count[cls] = cnt + k;
+		s->cached_bytes += (uint64_t)k * sma__class_size[cls];
+		STEP();
+		atomic_store_explicit((_Atomic uint32_t *)&s->op, SOP_NONE, memory_order_release);
+		sma__op_end(a);
+		got += k;
+		if (!k)
+			break;
+	}
+	if (!got)
+		a->h->cls[cls].failures++;
+	sma__unlock(a);
+	if (!got)
+		return 1; /* the locked path gives back caches and reports ENOMEM */
+	*off = pop(a, s, c, cls);
+	return 0;
+}
+
+/*
+ * Frees through this thread's cache an object the caller has identified
+ * (its class, its usable size, small or medium).  0; 1 when the caller
+ * must take the locked path; -1 with EINVAL if it is not live.
+ */
+int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uint64_t usable, int small)
+{
+	struct tref *r = tref_take(a);
+	if (!r)
+		return 1;
+	struct slot *s = r->slot;
+	struct cache_block *c = r->c;
+	uint32_t n = c->count[cls];
+	if (UNLIKELY(n >= sma__cache_cap[cls] || s->cached_bytes + usable > a->h->cache_budget)) {
+		if (sma__lock(a) < 0)
+			return -1;
+		a->h->lock_slot = (uint32_t)(s - sma__slot(a, 0)) + 1;
+		sma__op_begin(a, LOP_SLOT, 0, 0);
+		if (n >= sma__cache_cap[cls])
+			flush_locked(a, s, c, cls, n - sma__cache_cap[cls] / 2);
+		if (s->cached_bytes + usable > a->h->cache_budget)
+			flush_all_locked(a, s, c);
+		sma__op_end(a);
+		sma__unlock(a);
+		n = c->count[cls];
+	}
+	s->inf_off = off;
+	s->inf_cls = cls;
+	s->inf_ctr = s->frees;
+	atomic_store_explicit((_Atomic uint32_t *)&s->inf_kind, INF_PUSH, memory_order_release);
+	STEP();
+	uint64_t old;
+	if (small) {
+		unsigned idx;
+		struct slab *sl = sma__slab_of(a, off, &idx);
+		uint64_t bit = 1ull << (idx & 63);
+		old = atomic_fetch_and_explicit(&sl->live[idx >> 6], ~bit, memory_order_acq_rel) & bit;
+	} else {
+		old = atomic_fetch_and_explicit(bhdr(a, off - 16), ~BF_LIVE, memory_order_acq_rel) & BF_LIVE;
+	}
+	if (!old) {
+		atomic_store_explicit((_Atomic uint32_t *)&s->inf_kind, INF_NONE, memory_order_release);
+		errno = EINVAL;
+		return -1;
+	}
+	STEP();
+	c->entry[sma__cache_base[cls] + n] = off;
+	STEP();
+	c->count[cls] = n + 1;
+	STEP();
+	s->frees++;
+	s->used -= usable;
+	s->cached_bytes += usable;
+	STEP();
+	atomic_store_explicit((_Atomic uint32_t *)&s->inf_kind, INF_NONE, memory_order_release);
+	return 0;
+}
+
+/* ---- giving caches back ------------------------------------------------------ */
+
+/* Gives back this thread's slot on a (cache, counters), if it has one. */
+static void release_self(struct sma *a, struct tref *r)
+{
+	if (r->slot && !(a->flags & SMA_RDONLY) && sma__lock(a) == 0) {
+		struct slot *s = r->slot;
+		if (atomic_load(&s->state) == SLOT_HELD && s->pid == sma__getpid() && s->hid == a->hid) {
+			a->h->lock_slot = (uint32_t)(s - sma__slot(a, 0)) + 1;
+			sma__op_begin(a, LOP_SLOT, 0, 0);
+			slot_release_locked(a, s);
+			sma__op_end(a);
+		}
+		sma__unlock(a);
+	}
+	memset(r, 0, sizeof *r);
+}
+
+void sma__cache_flush_self(struct sma *a)
+{
+	struct tref *r = tref_get(a);
+	if (r)
+		release_self(a, r);
+}
+
+/* At sma_close: the slots this process took through handle a. */
+void sma__slots_release_process(struct sma *a)
+{
+	sma__cache_flush_self(a);
+	if (a->flags & SMA_RDONLY)
+		return;
+	pid_t self = sma__getpid();
+	if (sma__lock(a) < 0)
+		return;
+	for (unsigned i = 0; i < a->h->nslots; i++) {
+		struct slot *s = sma__slot(a, i);
+		if (atomic_load(&s->state) == SLOT_HELD && s->pid == self && s->hid == a->hid) {
+			a->h->lock_slot = i + 1;
+			sma__op_begin(a, LOP_SLOT, 0, 0);
+			slot_release_locked(a, s);
+			sma__op_end(a);
+		}
+	}
+	sma__unlock(a);
+}
+
+void sma__tls_forget(struct sma *a)
+{
+	struct tref *r = tref_get(a);
+	if (r)
+		memset(r, 0, sizeof *r);
+}
+
+static void thread_exit(void *unused)
+{
+	uint32_t fgen = atomic_load(&sma__fork_gen);
+	pthread_mutex_lock(&sma__registry_lock);
+	for (unsigned i = 0; i < NTREF; i++) {
+		struct tref *r = &t_ref[i];
+		if (!r->hid || r->fgen != fgen) {
+			memset(r, 0, sizeof *r);
+			continue;
+		}
+		struct sma *a = sma__registry_find(r->hid);
+		if (a)
+			release_self(a, r);
+		memset(r, 0, sizeof *r);
+	}
+	pthread_mutex_unlock(&sma__registry_lock);
+}

@@ -1,0 +1,157 @@
+/*
+ * ls.c -- finding the arenas on this machine, and the semaphore sets that
+ * destroyed arenas left behind.
+ *
+ * An arena is a segment whose first bytes carry SMA_MAGIC; an sma
+ * semaphore set has two semaphores, the second holding SEM_MARK.  A set is
+ * an orphan when no segment that carries the mark names it as its lock.
+ * Only what the caller may read is listed.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+
+union semun {
+	int val;
+	struct semid_ds *buf;
+	unsigned short *array;
+};
+
+struct arena_ids {
+	int *semids;
+	size_t n, cap;
+};
+
+static void ids_add(struct arena_ids *v, int semid)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? 2 * v->cap : 64;
+		int *t = realloc(v->semids, cap * sizeof *t);
+		if (!t)
+			return;
+		v->semids = t;
+		v->cap = cap;
+	}
+	v->semids[v->n++] = semid;
+}
+
+static int ids_has(const struct arena_ids *v, int semid)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (v->semids[i] == semid)
+			return 1;
+	return 0;
+}
+
+/* Every arena: calls fn (when not NULL) and notes its semaphore set. */
+static int each_arena(int (*fn)(const struct sma_ls_entry *, void *), void *arg, struct arena_ids *ids)
+{
+	struct shm_info info;
+	int maxid = shmctl(0, SHM_INFO, (struct shmid_ds *)&info);
+	for (int i = 0; i <= maxid; i++) {
+		struct shmid_ds ds;
+		int id = shmctl(i, SHM_STAT, &ds);
+		if (id < 0 || ds.shm_segsz < HDR_BYTES + 64 * 1024)
+			continue;
+		const struct sma_header *h = shmat(id, NULL, SHM_RDONLY);
+		if (h == (void *)-1)
+			continue;
+		int rc = 0;
+		if (atomic_load(&((struct sma_header *)h)->magic) == SMA_MAGIC && h->size == ds.shm_segsz) {
+			ids_add(ids, h->semid);
+			struct sma_ls_entry e = {
+				.orphan = 0,
+				.key = ds.shm_perm.__key,
+				.shmid = id,
+				.semid = h->semid,
+				.size = ds.shm_segsz,
+				.nattch = (uint32_t)(ds.shm_nattch ? ds.shm_nattch - 1 : 0),
+				.uid = ds.shm_perm.uid,
+				.mode = ds.shm_perm.mode & 0777,
+				.cpid = ds.shm_cpid,
+				.destroyed = (ds.shm_perm.mode & SHM_DEST) != 0,
+			};
+			/* Figures through the library's own reader. */
+			sma_t *a = fn ? sma_open_id(id, SMA_RDONLY) : NULL;
+			if (a) {
+				struct sma_stats st;
+				if (sma_stats(a, &st) == 0) {
+					e.used = st.used;
+					e.live = st.live;
+				}
+				sma_close(a);
+			}
+			if (fn)
+				rc = fn(&e, arg);
+		}
+		shmdt(h);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Every orphaned sma semaphore set: calls fn, or removes it when fn is
+ * NULL (counting in *removed). */
+static int each_orphan(int (*fn)(const struct sma_ls_entry *, void *), void *arg,
+		       const struct arena_ids *ids, int *removed)
+{
+	struct seminfo info;
+	union semun u = { .buf = (struct semid_ds *)&info };
+	int maxid = semctl(0, 0, SEM_INFO, u);
+	for (int i = 0; i <= maxid; i++) {
+		struct semid_ds ds;
+		union semun su = { .buf = &ds };
+		int id = semctl(i, 0, SEM_STAT, su);
+		if (id < 0 || ds.sem_nsems != 2)
+			continue;
+		if (semctl(id, 1, GETVAL) != SEM_MARK || ids_has(ids, id))
+			continue;
+		if (!fn) {
+			if (semctl(id, 0, IPC_RMID) == 0)
+				(*removed)++;
+			continue;
+		}
+		struct sma_ls_entry e = {
+			.orphan = 1,
+			.key = ds.sem_perm.__key,
+			.shmid = -1,
+			.semid = id,
+			.uid = ds.sem_perm.uid,
+			.mode = ds.sem_perm.mode & 0777,
+		};
+		int rc = fn(&e, arg);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int sma_ls(int (*fn)(const struct sma_ls_entry *, void *), void *arg)
+{
+	if (!fn) {
+		errno = EINVAL;
+		return -1;
+	}
+	sma__init_once();
+	struct arena_ids ids = { 0 };
+	int rc = each_arena(fn, arg, &ids);
+	if (!rc)
+		rc = each_orphan(fn, arg, &ids, NULL);
+	free(ids.semids);
+	return rc;
+}
+
+int sma_rm_orphans(void)
+{
+	sma__init_once();
+	struct arena_ids ids = { 0 };
+	int removed = 0;
+	each_arena(NULL, NULL, &ids);
+	each_orphan(NULL, NULL, &ids, &removed);
+	free(ids.semids);
+	return removed;
+}

@@ -1,0 +1,253 @@
+/*
+ * slab.c -- small objects (16 to 256 bytes): size classes served from
+ * slabs with free bitmaps.
+ *
+ * A slab is one heap block of kind KIND_SLAB whose payload starts on a page
+ * boundary; the pages it covers are marked PM_SLAB in the page map, so that
+ * the slab of any object is found in O(1).  Its header and bitmaps sit in
+ * front of the objects (layout in internal.h), never between them.
+ *
+ * Invariants:
+ *   S1  magic == SLAB_MAGIC | cls, cls < NSMALL, nobj == slab_nobj(cls).
+ *   S2  no slot is both free (free[]) and live (live[]); bits past nobj
+ *       are clear.
+ *   S3  nfree == popcount(free[]); a slab is on its class's partial list
+ *       exactly when nfree > 0, and the list's links agree both ways.
+ *   S4  a slab with nfree == nobj does not stay: it goes back to the heap.
+ *   S5  every page of the slab maps to it (PM_SLAB), and only those.
+ *   S6  the class's slabs, slots and free counts add up over its slabs.
+ */
+#include "internal.h"
+
+#define C16(d, j) ((256u << (d)) + ((j) + 1u) * (32u << (d)))
+#define CD(d) C16(d, 0), C16(d, 1), C16(d, 2), C16(d, 3), C16(d, 4), C16(d, 5), C16(d, 6), C16(d, 7)
+const uint32_t sma__class_size[NCLASSES] = {
+	16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256,
+	CD(0), CD(1), CD(2), CD(3), CD(4), CD(5), CD(6), CD(7),
+};
+_Static_assert(C16(7, 7) == CACHE_MAX, "the last class is CACHE_MAX");
+
+static uint16_t slab_nobj[NSMALL];
+static uint64_t slab_inv[NSMALL]; /* ceil(2^32 / size) */
+
+void sma__slab_init(void)
+{
+	for (unsigned c = 0; c < NSMALL; c++) {
+		slab_nobj[c] = (uint16_t)((SLAB_SIZE - SLAB_HDR) / sma__class_size[c]);
+		slab_inv[c] = ((1ull << 32) + sma__class_size[c] - 1) / sma__class_size[c];
+	}
+}
+
+static inline struct slab *slab_at(const struct sma *a, uint64_t p)
+{
+	return (struct slab *)at(a, p);
+}
+
+uint64_t sma__slab_obj(const struct slab *s, uint64_t slab_off, unsigned idx)
+{
+	return slab_off + SLAB_HDR + (uint64_t)idx * sma__class_size[s->cls];
+}
+
+/* The slab holding the object at off, with its index, or NULL if off is
+ * not the start of an object slot of a valid slab. */
+struct slab *sma__slab_of(const struct sma *a, uint64_t off, unsigned *idx)
+{
+	const struct sma_header *h = a->h;
+	uint64_t pg = off >> PAGE_SHIFT;
+	if (off >= h->heap_end || pg >= h->npages)
+		return NULL;
+	uint32_t e = pmap(a)[pg];
+	if (!(e & PM_SLAB))
+		return NULL;
+	uint64_t p = (uint64_t)(e & PM_VAL) << PAGE_SHIFT;
+	if (p < h->heap_off + 16 || p + SLAB_SIZE > h->heap_end || off < p + SLAB_HDR)
+		return NULL;
+	struct slab *s = slab_at(a, p);
+	unsigned cls = s->cls;
+	if (cls >= NSMALL || s->magic != (SLAB_MAGIC | cls) || s->nobj != slab_nobj[cls])
+		return NULL;
+	uint64_t d = off - p - SLAB_HDR;
+	unsigned i = (unsigned)((d * slab_inv[cls]) >> 32);
+	if ((uint64_t)i * sma__class_size[cls] != d || i >= s->nobj)
+		return NULL;
+	*idx = i;
+	return s;
+}
+
+static void list_push(struct sma *a, unsigned cls, struct slab *s, uint64_t p)
+{
+	struct class_state *c = &a->h->cls[cls];
+	s->prev = 0;
+	s->next = c->partial;
+	if (c->partial)
+		slab_at(a, c->partial)->prev = p;
+	c->partial = p;
+	s->listed = 1;
+}
+
+static void list_unlink(struct sma *a, unsigned cls, struct slab *s)
+{
+	struct class_state *c = &a->h->cls[cls];
+	if (s->prev)
+		slab_at(a, s->prev)->next = s->next;
+	else
+		c->partial = s->next;
+	if (s->next)
+		slab_at(a, s->next)->prev = s->prev;
+	s->next = s->prev = 0;
+	s->listed = 0;
+}
+
+static void map_pages(struct sma *a, uint64_t p, uint32_t val)
+{
+	uint32_t *pm = pmap(a);
+	for (uint64_t pg = p >> PAGE_SHIFT; pg < (p + SLAB_SIZE) >> PAGE_SHIFT; pg++)
+		pm[pg] = val;
+}
+
+/* A new slab of class cls, on the partial list; 0 if the heap is full. */
+static uint64_t slab_new(struct sma *a, unsigned cls)
+{
+	struct sma_header *h = a->h;
+	uint64_t b = sma__heap_alloc_locked(a, SLAB_SIZE + BLOCK_OVERHEAD, PAGE, KIND_INTERNAL);
+	if (!b)
+		return 0;
+	h->lock_new = b;
+	uint64_t p = b + 16;
+	struct slab *s = slab_at(a, p);
+	memset(s, 0, SLAB_HDR);
+	s->cls = (uint16_t)cls;
+	s->nobj = slab_nobj[cls];
+	for (unsigned i = 0; i < s->nobj; i++)
+		s->free[i >> 6] |= 1ull << (i & 63);
+	s->nfree = s->nobj;
+	s->magic = SLAB_MAGIC | cls;
+	STEP();
+	atomic_store(bhdr(a, b), (hw_load(a, b) & ~B_KIND_MASK) | ((uint64_t)KIND_SLAB << B_KIND_SHIFT));
+	h->lock_new = 0;
+	map_pages(a, p, PM_SLAB | (uint32_t)(p >> PAGE_SHIFT));
+	list_push(a, cls, s, p);
+	h->cls[cls].slabs++;
+	h->cls[cls].slots += s->nobj;
+	h->cls[cls].free += s->nobj;
+	return p;
+}
+
+static void slab_release(struct sma *a, struct slab *s, uint64_t p)
+{
+	struct class_state *c = &a->h->cls[s->cls];
+	if (s->listed)
+		list_unlink(a, s->cls, s);
+	c->slabs--;
+	c->slots -= s->nobj;
+	c->free -= s->nobj;
+	map_pages(a, p, 0);
+	s->magic = 0;
+	STEP();
+	sma__heap_free_locked(a, p - 16);
+}
+
+/*
+ * Takes up to n free slots of class cls out of one bitmap word of one slab
+ * and writes their offsets to out (in a slot's cache, past its count).
+ * With a log, the slot records the take first so that a crash in the middle
+ * can be finished (cache.c).  Returns how many it took.
+ */
+unsigned sma__slab_take_locked(struct sma *a, unsigned cls, uint64_t *out, unsigned n,
+			       struct slot *log)
+{
+	struct sma_header *h = a->h;
+	uint64_t p = h->cls[cls].partial;
+	if (!p && !(p = slab_new(a, cls)))
+		return 0;
+	struct slab *s = slab_at(a, p);
+	unsigned w = 0;
+	while (w < SLAB_WORDS && !s->free[w])
+		w++;
+	if (w == SLAB_WORDS)
+		return 0; /* cannot happen on a listed slab (S3) */
+	uint64_t bits = s->free[w], mask = 0;
+	unsigned k = 0;
+	uint64_t size = sma__class_size[cls];
+	while (bits && k < n) {
+		unsigned i = (unsigned)__builtin_ctzll(bits);
+		bits &= bits - 1;
+		mask |= 1ull << i;
+		out[k++] = p + SLAB_HDR + (uint64_t)(w * 64 + i) * size;
+	}
+	if (log) {
+		log->op_cls = cls;
+		log->op_a = p;
+		log->op_b = (uint64_t)w << 32 | (log->op_b & 0xffffffffu);
+		log->op_c = mask;
+		atomic_store_explicit((_Atomic uint32_t *)&log->op, SOP_REFILL, memory_order_release);
+		STEP();
+	}
+	s->free[w] &= ~mask;
+	STEP();
+	s->nfree = (uint16_t)(s->nfree - k);
+	h->cls[cls].free -= k;
+	if (!s->nfree)
+		list_unlink(a, cls, s);
+	return k;
+}
+
+/* One object of class cls, live, straight from a slab; 0 if none. */
+uint64_t sma__slab_alloc_locked(struct sma *a, unsigned cls)
+{
+	uint64_t off;
+	if (sma__slab_take_locked(a, cls, &off, 1, NULL) != 1)
+		return 0;
+	a->h->lock_a = off;
+	STEP();
+	unsigned idx;
+	struct slab *s = sma__slab_of(a, off, &idx);
+	atomic_fetch_or(&s->live[idx >> 6], 1ull << (idx & 63));
+	return off;
+}
+
+/* Returns slot idx of slab s (not live, not free) to the slab. */
+void sma__slab_put_locked(struct sma *a, struct slab *s, unsigned idx)
+{
+	uint64_t bit = 1ull << (idx & 63);
+	if (s->free[idx >> 6] & bit)
+		return;
+	s->free[idx >> 6] |= bit;
+	STEP();
+	s->nfree++;
+	a->h->cls[s->cls].free++;
+	uint64_t p = off_of(a, s);
+	if (s->nfree == s->nobj) {
+		slab_release(a, s, p);
+		return;
+	}
+	if (!s->listed)
+		list_push(a, s->cls, s, p);
+}
+
+/* Re-derives a slab's counts, list and pages during a heap walk; -1 if
+ * its header is broken (S1). */
+int sma__slab_rebuild_locked(struct sma *a, struct slab *s, uint64_t p)
+{
+	unsigned cls = s->cls;
+	if (cls >= NSMALL || s->magic != (SLAB_MAGIC | cls) || s->nobj != slab_nobj[cls])
+		return -1;
+	unsigned nfree = 0;
+	for (unsigned w = 0; w < SLAB_WORDS; w++) {
+		uint64_t valid = s->nobj >= (w + 1) * 64 ? ~0ull
+			: s->nobj > w * 64 ? (1ull << (s->nobj - w * 64)) - 1 : 0;
+		uint64_t live = atomic_load(&s->live[w]);
+		s->free[w] &= valid & ~live;
+		nfree += (unsigned)__builtin_popcountll(s->free[w]);
+	}
+	s->nfree = (uint16_t)nfree;
+	s->listed = 0;
+	map_pages(a, p, PM_SLAB | (uint32_t)(p >> PAGE_SHIFT));
+	struct class_state *c = &a->h->cls[cls];
+	c->slabs++;
+	c->slots += s->nobj;
+	c->free += nfree;
+	if (nfree)
+		list_push(a, cls, s, p);
+	return 0;
+}
