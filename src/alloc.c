@@ -149,7 +149,7 @@ sma_off_t sma_alloc(sma_t *a, size_t size)
 		return SMA_NULL;
 	if (LIKELY(size <= CACHE_MAX)) {
 		uint64_t off;
-		int rc = sma__cache_alloc(a, size_class(size), &off);
+		int rc = sma__cache_alloc(a, size_class(size), size, &off);
 		if (LIKELY(rc == 0))
 			return off;
 		if (rc < 0)
@@ -254,9 +254,8 @@ int sma_free(sma_t *a, sma_off_t off)
 		return -1;
 	}
 	uint64_t usable = hw_size(w) - BLOCK_OVERHEAD;
-	int fc = floor_class(usable);
-	if (fc >= 0) {
-		int rc = sma__cache_free(a, off, (unsigned)fc, usable, 0);
+	if (usable > SMALL_MAX && usable <= CACHE_MAX) {
+		int rc = sma__cache_free(a, off, size_class(usable), usable, 0);
 		if (rc <= 0)
 			return rc;
 	}

@@ -20,8 +20,8 @@
  *   C2  every cached object is in exactly one cache, below its class's
  *       count; it is neither live nor free in its slab or the heap.
  *   C3  small classes cache slab slots of that class; a medium class k
- *       caches heap blocks whose usable size is at least its size and
- *       below the next class's (floor_class).
+ *       caches heap blocks whose usable size is in class k (above the size
+ *       of class k-1, at most that of k), the size kept in the entry.
  *   C4  a slot's cached_bytes is the sum of the usable sizes it caches.
  *
  * The lock-free moves, and why a crash between any two steps is repaired
@@ -137,6 +137,13 @@ static void give_back_locked(struct sma *a, uint64_t off, unsigned cls)
 	}
 }
 
+/* The usable size of the heap block at off, 0 if it is not one. */
+static uint64_t usable_of(const struct sma *a, uint64_t off)
+{
+	uint64_t b = sma__heap_block_of(a, off);
+	return b ? hw_size(hw_load(a, b)) - BLOCK_OVERHEAD : 0;
+}
+
 static uint64_t cached_usable(const struct sma *a, uint64_t off, unsigned cls)
 {
 	if (cls < NSMALL)
@@ -161,8 +168,8 @@ static void flush_locked(struct sma *a, struct slot *s, struct cache_block *c, u
 	uint64_t *e = &c->entry[sma__cache_base[cls]];
 	uint64_t bytes = 0;
 	for (uint32_t i = cnt - n; i < cnt; i++) {
-		bytes += cached_usable(a, e[i], cls);
-		give_back_locked(a, e[i], cls);
+		bytes += cached_usable(a, entry_off(e[i]), cls);
+		give_back_locked(a, entry_off(e[i]), cls);
 	}
 	c->count[cls] = cnt - n;
 	s->cached_bytes -= bytes;
@@ -268,7 +275,7 @@ void sma__slot_recover_locked(struct sma *a, struct slot *s)
 		if (cnt0 <= sma__cache_cap[cls] && n <= cnt0) {
 			uint64_t *e = &c->entry[sma__cache_base[cls]];
 			for (uint32_t i = cnt0 - n; i < cnt0; i++)
-				give_back_locked(a, e[i], cls);
+				give_back_locked(a, entry_off(e[i]), cls);
 			c->count[cls] = cnt0 - n;
 		}
 	}
@@ -286,18 +293,18 @@ void sma__slot_recover_locked(struct sma *a, struct slot *s)
 		int live = sma__object_live(a, x, &usable, NULL);
 		uint64_t *e = &c->entry[sma__cache_base[cls]];
 		uint32_t cnt = c->count[cls];
-		int at_top = cnt > 0 && e[cnt - 1] == x;
+		int at_top = cnt > 0 && entry_off(e[cnt - 1]) == x;
 		if (s->inf_kind == INF_POP) {
 			if (live && s->allocs == s->inf_ctr) {
 				s->allocs++;
 				s->used += usable;
 			} else if (!live && !at_top && cnt < sma__cache_cap[cls]) {
-				e[cnt] = x; /* taken off the cache, never handed out */
+				e[cnt] = entry_make(x, cls < NSMALL ? 0 : usable_of(a, x));
 				c->count[cls] = cnt + 1;
 			}
 		} else if (s->inf_kind == INF_PUSH && !live) {
 			if (!at_top && cnt < sma__cache_cap[cls]) {
-				e[cnt] = x; /* freed, not yet in the cache */
+				e[cnt] = entry_make(x, cls < NSMALL ? 0 : usable_of(a, x));
 				c->count[cls] = cnt + 1;
 			}
 			if (s->frees == s->inf_ctr) {
@@ -393,7 +400,7 @@ static inline void set_live(struct sma *a, uint64_t off, unsigned cls)
 static inline uint64_t pop(struct sma *a, struct slot *s, struct cache_block *c, unsigned cls)
 {
 	uint32_t n = c->count[cls];
-	uint64_t x = c->entry[sma__cache_base[cls] + n - 1];
+	uint64_t x = entry_off(c->entry[sma__cache_base[cls] + n - 1]);
 	s->inf_off = x;
 	s->inf_cls = cls;
 	s->inf_ctr = s->allocs;
@@ -403,7 +410,7 @@ static inline uint64_t pop(struct sma *a, struct slot *s, struct cache_block *c,
 	STEP();
 	set_live(a, x, cls);
 	STEP();
-	uint64_t usable = cls < NSMALL ? sma__class_size[cls] : hw_size(hw_load(a, x - 16)) - BLOCK_OVERHEAD;
+	uint64_t usable = cls < NSMALL ? sma__class_size[cls] : entry_usable(c->entry[sma__cache_base[cls] + n - 1]);
 	s->allocs++;
 	s->used += usable;
 	s->cached_bytes -= usable;
@@ -417,7 +424,24 @@ static inline uint64_t pop(struct sma *a, struct slot *s, struct cache_block *c,
  * caller must take the locked path (no slot, or a medium miss); -1 with
  * errno on failure.
  */
-int sma__cache_alloc(struct sma *a, unsigned cls, uint64_t *off)
+/* Brings a cached block of class cls with at least size usable bytes to
+ * the top of its list (looking at the top few); 1 if there is one. */
+static inline int fit_top(struct cache_block *c, unsigned cls, size_t size)
+{
+	uint32_t n = c->count[cls];
+	uint64_t *e = &c->entry[sma__cache_base[cls]];
+	for (uint32_t i = n, k = 0; i > 0 && k < 4; i--, k++) {
+		if (entry_usable(e[i - 1]) >= size) {
+			uint64_t t = e[i - 1];
+			e[i - 1] = e[n - 1];
+			e[n - 1] = t;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int sma__cache_alloc(struct sma *a, unsigned cls, size_t size, uint64_t *off)
 {
 	struct tref *r = tref_take(a);
 	if (!r)
@@ -425,17 +449,21 @@ int sma__cache_alloc(struct sma *a, unsigned cls, uint64_t *off)
 	struct slot *s = r->slot;
 	struct cache_block *c = r->c;
 	c->req[cls]++;
-	if (LIKELY(c->count[cls] != 0)) {
-		*off = pop(a, s, c, cls);
-		return 0;
-	}
 	if (cls >= NSMALL) {
-		/* A block of the next class fits too. */
+		/* A block of this class that fits, or any of the next class. */
+		if (c->count[cls] && fit_top(c, cls, size)) {
+			*off = pop(a, s, c, cls);
+			return 0;
+		}
 		if (cls + 1 < NCLASSES && c->count[cls + 1]) {
 			*off = pop(a, s, c, cls + 1);
 			return 0;
 		}
 		return 1;
+	}
+	if (LIKELY(c->count[cls] != 0)) {
+		*off = pop(a, s, c, cls);
+		return 0;
 	}
 	/* Refill a small class from its slabs under one lock. */
 	if (sma__lock(a) < 0)
@@ -512,7 +540,7 @@ int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uint64_t usable, 
 		return -1;
 	}
 	STEP();
-	c->entry[sma__cache_base[cls] + n] = off;
+	c->entry[sma__cache_base[cls] + n] = small ? off : entry_make(off, usable);
 	STEP();
 	c->count[cls] = n + 1;
 	STEP();

@@ -455,7 +455,8 @@ static void check_slots(struct ck *c)
 				continue;
 			}
 			for (uint32_t k = 0; k < count[cls]; k++) {
-				uint64_t off = entry[sma__cache_base[cls] + k], usable = 0;
+				uint64_t ent_ = entry[sma__cache_base[cls] + k];
+				uint64_t off = entry_off(ent_), usable = 0;
 				int ok;
 				if (cls < NSMALL) {
 					unsigned idx;
@@ -467,8 +468,8 @@ static void check_slots(struct ck *c)
 					uint64_t b = sma__heap_block_of(a, off);
 					uint64_t w = b ? hw_load(a, b) : 0;
 					usable = b ? hw_size(w) - BLOCK_OVERHEAD : 0;
-					ok = b && !(w & BF_FREE) && hw_kind(w) == KIND_USER &&
-					     floor_class(usable) >= (int)cls - 1 && floor_class(usable) <= (int)cls;
+					ok = b && !(w & BF_FREE) && hw_kind(w) == KIND_USER && usable > SMALL_MAX &&
+					     usable <= CACHE_MAX && size_class(usable) == cls && entry_usable(ent_) == usable;
 				}
 				if (!ok) {
 					report(c, "C3: slot %u: cached %#llx is not a free object of class %u", i, X(off), cls);

@@ -77,7 +77,8 @@ HIDDEN void sma__assert_fail(const char *e, const char *file, int line);
  * Classes 0..15 are small (16..256 bytes in 16-byte steps) and are served
  * from slabs.  Classes 16..79 are medium (8 per doubling from 288 bytes to
  * 64 KiB): served from the heap at the exact size asked, and cached per
- * thread by the class whose size the block's usable size reaches.
+ * thread in the class of the block's usable size (the smallest class at
+ * least that size), with the usable size kept in the cache entry.
  */
 #define NSMALL 16
 #define SMALL_MAX 256u
@@ -372,18 +373,13 @@ static inline unsigned size_class(size_t n)
 	uint64_t base = (uint64_t)256 << d, step = (uint64_t)32 << d;
 	return NSMALL + d * 8 + (unsigned)((n - base + step - 1) / step) - 1;
 }
-/* The largest medium class whose size is at most u, or -1 if none. */
-static inline int floor_class(uint64_t u)
-{
-	if (u < 288 || u >= CACHE_MAX + CACHE_MAX / 8)
-		return -1;
-	unsigned d = msb64(u) - 8;
-	uint64_t base = (uint64_t)256 << d, step = (uint64_t)32 << d;
-	unsigned k = (unsigned)((u - base) / step);
-	if (k == 0)
-		return NSMALL + (int)(d - 1) * 8 + 7;
-	return NSMALL + (int)d * 8 + (int)k - 1;
-}
+/* A cache entry: the object's offset, and for a medium class its usable
+ * size in the top bits (so that a fitting block is chosen without reading
+ * its header). */
+#define ENTRY_SHIFT OFF_SEG_SHIFT
+static inline uint64_t entry_off(uint64_t e) { return e & OFF_MASK; }
+static inline uint64_t entry_usable(uint64_t e) { return e >> ENTRY_SHIFT; }
+static inline uint64_t entry_make(uint64_t off, uint64_t usable) { return off | usable << ENTRY_SHIFT; }
 
 /* ---- module interfaces -------------------------------------------------- */
 
@@ -399,6 +395,8 @@ HIDDEN void sma__init_once(void);
 /* crash points: in the crash-test build, the Nth step _exits */
 #ifdef SMA_CRASH_POINTS
 HIDDEN void sma__step(void);
+void sma__crash_after(long n);	/* the nth step from now _exits (status 77) */
+long sma__crash_steps(void);	/* steps since sma__crash_after */
 #define STEP() sma__step()
 #else
 #define STEP() ((void)0)
@@ -431,7 +429,7 @@ HIDDEN int sma__slab_rebuild_locked(struct sma *a, struct slab *s, uint64_t slab
 HIDDEN uint64_t sma__slab_obj(const struct slab *s, uint64_t slab_off, unsigned idx);
 
 /* cache.c */
-HIDDEN int sma__cache_alloc(struct sma *a, unsigned cls, uint64_t *off);
+HIDDEN int sma__cache_alloc(struct sma *a, unsigned cls, size_t size, uint64_t *off);
 HIDDEN int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uint64_t usable, int small);
 HIDDEN void sma__cache_flush_self(struct sma *a);
 HIDDEN void sma__slots_release_process(struct sma *a);

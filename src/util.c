@@ -125,19 +125,27 @@ void sma__init_once(void)
 
 #ifdef SMA_CRASH_POINTS
 /*
- * The crash-test build: SMA_CRASH_AT=N in the environment makes the Nth
- * step (counted from the first call after the variable is read) _exit the
- * process with status 77, as a SIGKILL would stop it there.
+ * The crash-test build (libsma_crash.la, for tests only): every STEP() in
+ * an operation that changes the arena counts one step; after
+ * sma__crash_after(n) the nth step _exits the process with status 77, as a
+ * SIGKILL would stop it there.  sma__crash_steps() tells how many steps
+ * were taken since the last sma__crash_after(), so that a test can learn
+ * how many steps an operation has and then crash it at each.
  */
-static long crash_left = -1;
-static int crash_read;
+static long crash_left;
+static long crash_count;
+void sma__crash_after(long n)
+{
+	crash_left = n;
+	crash_count = 0;
+}
+long sma__crash_steps(void)
+{
+	return crash_count;
+}
 void sma__step(void)
 {
-	if (!crash_read) {
-		const char *s = getenv("SMA_CRASH_AT");
-		crash_left = s ? atol(s) : -1;
-		crash_read = 1;
-	}
+	crash_count++;
 	if (crash_left > 0 && --crash_left == 0)
 		_exit(77);
 }
