@@ -177,7 +177,9 @@ sma_off_t sma_aligned_alloc(sma_t *a, size_t alignment, size_t size)
 {
 	if (!writable(a))
 		return SMA_NULL;
-	if (alignment == 0 || (alignment & (alignment - 1)) || alignment > ((size_t)1 << 20)) {
+	/* Segments are attached on page boundaries: beyond a page, an aligned
+	 * offset would not give an aligned address in every process. */
+	if (alignment == 0 || (alignment & (alignment - 1)) || alignment > PAGE) {
 		errno = EINVAL;
 		return SMA_NULL;
 	}
@@ -280,6 +282,10 @@ sma_off_t sma_realloc(sma_t *a, sma_off_t off, size_t size)
 	}
 	if (size == 0) {
 		sma_free(a, off);
+		return SMA_NULL;
+	}
+	if (size > a->h->heap_size) {
+		errno = ENOMEM;
 		return SMA_NULL;
 	}
 	int small = sma__heap_block_of(a, off) == 0;

@@ -115,6 +115,23 @@ static uint64_t list_find(struct sma *a, uint64_t size)
 	return h->heads[fl][sl];
 }
 
+/* When no list holds only blocks large enough, the list of the request's
+ * own size may still hold one: look through it (so that the largest free
+ * block can always be had). */
+static uint64_t list_first_fit(struct sma *a, uint64_t size)
+{
+	struct sma_header *h = a->h;
+	unsigned fl, sl;
+	mapping(size, &fl, &sl);
+	if (fl >= FL_COUNT)
+		return 0;
+	uint64_t b = h->heads[fl][sl];
+	for (uint64_t n = h->heap_free_blocks; b && n--; b = *lnext(a, b))
+		if (hw_size(hw_load(a, b)) >= size)
+			return b;
+	return 0;
+}
+
 /* ---- the page map --------------------------------------------------------- */
 
 static void pm_set_first(struct sma *a, uint64_t b)
@@ -184,6 +201,8 @@ uint64_t sma__heap_alloc_locked(struct sma *a, uint64_t usable, uint64_t align, 
 	uint64_t search = align > ALIGN ? need + align + MIN_BLOCK : need;
 
 	uint64_t b = list_find(a, search);
+	if (!b)
+		b = list_first_fit(a, search);
 	if (!b)
 		return 0;
 	uint64_t w = hw_load(a, b), size = hw_size(w);
@@ -272,6 +291,8 @@ void sma__heap_free_locked(struct sma *a, uint64_t b)
  */
 int sma__heap_resize_locked(struct sma *a, uint64_t b, uint64_t usable)
 {
+	if (usable > a->h->heap_size)
+		return -1;
 	uint64_t w = hw_load(a, b), size = hw_size(w);
 	uint64_t need = (usable + BLOCK_OVERHEAD + 15) & ~15ull;
 	if (need < MIN_BLOCK)

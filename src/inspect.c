@@ -135,6 +135,8 @@ int sma_walk(sma_t *a, walk_fn fn, void *arg)
 		errno = EINVAL;
 		return -1;
 	}
+	if (!(a->flags & SMA_RDONLY) && !sma__lock_held(a))
+		sma__cache_flush_self(a); /* as sma_stats does: the two agree */
 	int locked = read_lock(a);
 	int rc = walk_impl(a, fn, arg);
 	if (locked)
@@ -148,10 +150,10 @@ int sma_walk(sma_t *a, walk_fn fn, void *arg)
 
 /* ---- check -------------------------------------------------------------- */
 
+#define MAX_PROBLEMS 200
 struct ck {
 	const struct sma *a;
-	int (*fn)(const char *problem, void *arg);
-	void *arg;
+	char *msg[MAX_PROBLEMS]; /* the problems found, in order */
 	int problems;
 	int stop;
 	/* what the walk saw */
@@ -164,16 +166,39 @@ struct ck {
 static int report(void *ctx, const char *fmt, ...)
 {
 	struct ck *c = ctx;
-	c->problems++;
-	if (!c->fn || c->stop)
+	if (c->problems >= MAX_PROBLEMS) {
+		c->stop = 1;
 		return 0;
+	}
 	char buf[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	if (c->fn(buf, c->arg))
-		c->stop = 1;
+	c->msg[c->problems++] = strdup(buf);
+	return 0;
+}
+
+static void ck_free(struct ck *c)
+{
+	for (int i = 0; i < c->problems; i++)
+		free(c->msg[i]);
+	free(c->cached);
+}
+
+/* The invariant a problem names: its text up to the first ':'. */
+static size_t tag_len(const char *m)
+{
+	const char *p = m ? strchr(m, ':') : NULL;
+	return p ? (size_t)(p - m) : 0;
+}
+
+static int has_tag(const struct ck *c, const char *m)
+{
+	size_t n = tag_len(m);
+	for (int i = 0; i < c->problems; i++)
+		if (c->msg[i] && tag_len(c->msg[i]) == n && strncmp(c->msg[i], m, n) == 0)
+			return 1;
 	return 0;
 }
 
@@ -427,7 +452,7 @@ static void check_slots(struct ck *c)
 {
 	const struct sma *a = c->a;
 	const struct sma_header *h = a->h;
-	uint64_t objs = 0, bytes = 0, sbytes = 0;
+	uint64_t objs = 0, bytes = 0, sbytes = 0, inflight = 0;
 	size_t nent = 0, cap = 1024;
 	uint64_t *ent = malloc(cap * sizeof *ent);
 	for (unsigned i = 0; i < h->nslots && !c->stop; i++) {
@@ -489,6 +514,20 @@ static void check_slots(struct ck *c)
 			}
 		}
 		sbytes += s->cached_bytes;
+		/* The one object a thread is moving between cache and user. */
+		uint64_t x = s->inf_off;
+		if (atomic_load((_Atomic uint32_t *)&s->inf_kind) != INF_NONE && x && ent) {
+			if (nent == cap) {
+				uint64_t *t = realloc(ent, 2 * cap * sizeof *t);
+				if (t) {
+					ent = t;
+					cap *= 2;
+				}
+			}
+			if (nent < cap)
+				ent[nent++] = x;
+			inflight++;
+		}
 	}
 	if (c->stop)
 		goto out;
@@ -496,9 +535,9 @@ static void check_slots(struct ck *c)
 		qsort(ent, nent, sizeof *ent, cmp_u64);
 		for (size_t k = 1; k < nent; k++)
 			if (ent[k] == ent[k - 1])
-				report(c, "C2: %#llx is cached twice", X(ent[k]));
+				report(c, "C2: %#llx is cached twice (or in flight and cached)", X(ent[k]));
 	}
-	if (objs != c->cached_objs) {
+	if (objs != c->cached_objs && objs + inflight != c->cached_objs) {
 		/* Which object is neither live nor free nor cached? */
 		qsort(c->cached, c->ncached, sizeof *c->cached, cmp_u64);
 		for (size_t k = 0, shown = 0; k < c->ncached && shown < 5; k++)
@@ -548,31 +587,54 @@ static int check_lock(struct sma *a)
 	return sma__lock(a) == 0;
 }
 
+/*
+ * Up to three looks, 20 ms apart.  Under the lock the blocks, lists and
+ * slabs do not move, but thread caches and their counters do (they change
+ * without the lock), and on a read-only handle everything may: a problem
+ * is reported only if the invariant it names is broken at every look.
+ */
 int sma_check_report(sma_t *a, int (*fn)(const char *problem, void *arg), void *arg)
 {
 	if (!a) {
 		errno = EINVAL;
 		return -1;
 	}
+	if (!(a->flags & SMA_RDONLY) && !sma__lock_held(a))
+		sma__cache_flush_self(a);
 	int locked = check_lock(a);
-	int problems = 0;
-	for (int pass = 0; pass < 3; pass++) {
-		/* Silent passes first: a moving picture gets a second look. */
-		struct ck c = { .a = a, .fn = pass == 2 ? fn : NULL, .arg = arg };
-		problems = check_pass(&c);
-		free(c.cached);
-		if (!problems)
+	struct ck prev[2];
+	int npass = 0, reported = 0;
+	for (;;) {
+		struct ck c = { .a = a };
+		check_pass(&c);
+		if (!c.problems) {
+			ck_free(&c);
 			break;
-		if (pass < 2 && !locked) {
-			struct timespec nap = { 0, 20 * 1000 * 1000 };
-			nanosleep(&nap, NULL);
 		}
-		if (pass == 0 && locked)
-			pass = 1; /* under the lock the picture does not move: report now */
+		if (npass == 2) {
+			/* The third look: report what broke at every look. */
+			for (int i = 0; i < c.problems; i++) {
+				if (!c.msg[i] || !has_tag(&prev[0], c.msg[i]) || !has_tag(&prev[1], c.msg[i]))
+					continue;
+				reported++;
+				if (fn && fn(c.msg[i], arg))
+					break;
+			}
+			ck_free(&c);
+			break;
+		}
+		prev[npass++] = c;
+		struct timespec nap = { 0, 20 * 1000 * 1000 };
+		if (locked)
+			sma__unlock(a);
+		nanosleep(&nap, NULL);
+		locked = check_lock(a);
 	}
+	for (int i = 0; i < npass; i++)
+		ck_free(&prev[i]);
 	if (locked)
 		sma__unlock(a);
-	if (problems) {
+	if (reported) {
 		errno = EBADMSG;
 		return -1;
 	}

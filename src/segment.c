@@ -305,6 +305,10 @@ static sma_t *open_impl(key_t key, int flags, size_t size, mode_t mode, uint64_t
 	long pg = sysconf(_SC_PAGESIZE);
 	uint64_t segsize = align_up(size < PAGE ? PAGE : size, pg > (long)PAGE ? (uint64_t)pg : PAGE);
 
+	if (create && key == IPC_PRIVATE && size < SMA_MIN_SIZE) {
+		errno = EINVAL;
+		return NULL;
+	}
 	for (int tries = 0; tries < 8; tries++) {
 		int shmid = -1, made = 0;
 		if (create) {
@@ -316,10 +320,6 @@ static sma_t *open_impl(key_t key, int flags, size_t size, mode_t mode, uint64_t
 					return NULL; /* EINVAL past shmmax, ENOSPC, ENOMEM, EACCES */
 				else if (flags & SMA_EXCL)
 					return NULL;
-			}
-			if (key == IPC_PRIVATE && size < SMA_MIN_SIZE) {
-				errno = EINVAL;
-				return NULL;
 			}
 		}
 		if (!made) {
