@@ -1,0 +1,970 @@
+/*
+ * tests/common.c -- the registry of System V objects, temporary paths,
+ * processes and small checks shared by the test binaries (see common.h).
+ *
+ * The registry lives in fixed static arrays, not on the heap, so that the
+ * handler of a fatal signal can walk it: that path uses only system calls
+ * (open, read, shmctl, semctl, kill, write).
+ *
+ * Invariants:
+ *  1. Only the process that made the registry (owner_pid) ever removes
+ *     anything; children made by fork run none of the cleanup.
+ *  2. An object listed in the snapshot is never removed or reported.
+ *  3. An object is ours when its id was recorded, when its key is the key
+ *     of a path handed out by t_path, or (segments only) when its creator
+ *     is this process.
+ */
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ipc.h>
+#include <sys/resource.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define T_MAX_IDS 4096	    /* ids recorded per kind */
+#define T_MAX_KEYS 1024	    /* keys recorded */
+#define T_MAX_SNAP 8192	    /* ids in the snapshot per kind */
+#define T_MAX_HANDLES 256   /* handles open at once */
+#define T_MAX_CHILDREN 1024 /* children not yet waited for */
+#define T_MAX_PATHS 1024    /* paths handed out */
+#define T_PATH_LEN 512	    /* bytes of one path, with its NUL */
+
+static pid_t owner_pid;	      /* the process that owns the registry, 0 = none */
+static int in_child;	      /* set in processes made by t_fork */
+static int snapshot_taken;    /* the snapshot below is valid */
+static int watchdog_seconds;  /* seconds of the per-test watchdog */
+
+static int shm_ids[T_MAX_IDS], n_shm_ids;
+static int sem_ids[T_MAX_IDS], n_sem_ids;
+static key_t keys[T_MAX_KEYS];
+static int n_keys;
+static int snap_shm[T_MAX_SNAP], n_snap_shm;
+static int snap_sem[T_MAX_SNAP], n_snap_sem;
+
+static sma_t *handles[T_MAX_HANDLES];
+static int n_handles;
+static pid_t children[T_MAX_CHILDREN];
+static int n_children;
+
+static char paths[T_MAX_PATHS][T_PATH_LEN];
+static int n_paths;
+static char tmpdir[T_PATH_LEN]; /* "" until made */
+static unsigned path_seq;       /* numbers the paths handed out */
+
+/* ---- small things usable in a signal handler ------------------------- */
+
+static void say(const char *s)
+{
+	ssize_t r = write(2, s, strlen(s));
+	(void)r;
+}
+
+static void say_long(long long v)
+{
+	char buf[32], *p = buf + sizeof(buf);
+	unsigned long long u = v < 0 ? -(unsigned long long)v : (unsigned long long)v;
+
+	*--p = '\0';
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	say(p);
+}
+
+static int in_list(const int *list, int n, int v)
+{
+	for (int i = 0; i < n; i++)
+		if (list[i] == v)
+			return 1;
+	return 0;
+}
+
+static int key_recorded(key_t key)
+{
+	if (key == IPC_PRIVATE)
+		return 0;
+	for (int i = 0; i < n_keys; i++)
+		if (keys[i] == key)
+			return 1;
+	return 0;
+}
+
+/*
+ * Reads a /proc/sysvipc table and calls fn(key, id, cpid) for each line
+ * (cpid is -1 when the table has none, as for semaphores).  Only system
+ * calls and local parsing: safe in a signal handler.
+ */
+typedef void (*row_fn)(long key, long id, long cpid, void *arg);
+
+static int scan_sysvipc(const char *file, int cpid_field, row_fn fn, void *arg)
+{
+	static char buf[16384];
+	char line[512];
+	size_t len = 0;
+	int first = 1;
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		for (ssize_t i = 0; i < r; i++) {
+			if (buf[i] != '\n') {
+				if (len < sizeof(line) - 1)
+					line[len++] = buf[i];
+				continue;
+			}
+			line[len] = '\0';
+			len = 0;
+			if (first) { /* the column titles */
+				first = 0;
+				continue;
+			}
+			long f[8] = {0};
+			int nf = 0;
+			char *p = line;
+			while (*p && nf < 8) {
+				while (*p == ' ' || *p == '\t')
+					p++;
+				if (!*p)
+					break;
+				int neg = (*p == '-');
+				long v = 0;
+				if (neg)
+					p++;
+				while (*p >= '0' && *p <= '9')
+					v = v * 10 + (*p++ - '0');
+				while (*p && *p != ' ' && *p != '\t')
+					p++;
+				f[nf++] = neg ? -v : v;
+			}
+			if (nf >= 2)
+				fn(f[0], f[1], cpid_field > 0 && nf > cpid_field ? f[cpid_field] : -1, arg);
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+#define SHM_TABLE "/proc/sysvipc/shm"
+#define SEM_TABLE "/proc/sysvipc/sem"
+#define SHM_CPID_FIELD 4 /* key shmid perms size cpid ... */
+
+struct leftover_scan {
+	int is_shm;  /* scanning segments (1) or semaphore sets (0) */
+	int remove;  /* IPC_RMID what is found */
+	int quiet;   /* print nothing (the final sweep of a crash prints) */
+	int found;   /* objects found */
+};
+
+static void leftover_row(long key, long id, long cpid, void *arg)
+{
+	struct leftover_scan *ls = arg;
+	int ours;
+
+	if (ls->is_shm) {
+		if (in_list(snap_shm, n_snap_shm, (int)id))
+			return;
+		ours = in_list(shm_ids, n_shm_ids, (int)id) || key_recorded((key_t)key) ||
+		       (owner_pid && cpid == owner_pid);
+	} else {
+		if (in_list(snap_sem, n_snap_sem, (int)id))
+			return;
+		ours = in_list(sem_ids, n_sem_ids, (int)id) || key_recorded((key_t)key);
+	}
+	if (!ours)
+		return;
+	ls->found++;
+	if (!ls->quiet) {
+		say(ls->is_shm ? "sma tests: segment left behind: shmid " :
+				 "sma tests: semaphore set left behind: semid ");
+		say_long(id);
+		say(" key ");
+		say_long(key);
+		say(ls->remove ? " (removed)\n" : "\n");
+	}
+	if (ls->remove) {
+		if (ls->is_shm)
+			shmctl((int)id, IPC_RMID, NULL);
+		else
+			semctl((int)id, 0, IPC_RMID);
+	}
+}
+
+static int leftovers(int remove, int quiet)
+{
+	struct leftover_scan ls = {.is_shm = 1, .remove = remove, .quiet = quiet};
+
+	scan_sysvipc(SHM_TABLE, SHM_CPID_FIELD, leftover_row, &ls);
+	ls.is_shm = 0;
+	scan_sysvipc(SEM_TABLE, 0, leftover_row, &ls);
+	return ls.found;
+}
+
+/* Kills the children not yet waited for, so that they detach. */
+static void kill_children(void)
+{
+	for (int i = 0; i < n_children; i++) {
+		kill(children[i], SIGKILL);
+		waitpid(children[i], NULL, 0);
+	}
+	n_children = 0;
+}
+
+/* ---- cleanup when the binary ends --------------------------------------- */
+
+static void refresh_path_keys(void);
+static void remove_tmpdir(void);
+static void take_snapshot(void);
+
+static void fatal_signal(int sig)
+{
+	if (getpid() != owner_pid || in_child) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	say("sma tests: ");
+	say(sig == SIGALRM ? "watchdog: a test ran longer than allowed" : "fatal signal ");
+	if (sig != SIGALRM)
+		say_long(sig);
+	say(", removing what the tests made\n");
+	kill_children();
+	leftovers(1, 0);
+	for (int i = 0; i < n_paths; i++)
+		unlink(paths[i]);
+	if (tmpdir[0])
+		rmdir(tmpdir);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void at_exit(void)
+{
+	if (getpid() != owner_pid || in_child)
+		return;
+	kill_children();
+	refresh_path_keys();
+	int n = leftovers(1, 0);
+	remove_tmpdir();
+	if (n) {
+		say("sma tests: System V objects were left behind at exit\n");
+		fflush(NULL);
+		_exit(1);
+	}
+}
+
+static void t_init(void)
+{
+	static const int sigs[] = {SIGABRT, SIGALRM, SIGBUS, SIGFPE, SIGHUP, SIGILL,
+				   SIGINT, SIGPIPE, SIGQUIT, SIGSEGV, SIGTERM};
+	const char *s;
+
+	if (owner_pid || in_child)
+		return;
+	owner_pid = getpid();
+	s = getenv("SMA_TEST_TIMEOUT");
+	watchdog_seconds = s && atoi(s) > 0 ? atoi(s) : 600;
+	take_snapshot();
+	atexit(at_exit);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = fatal_signal;
+		sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+		sigemptyset(&sa.sa_mask);
+		sigaction(sigs[i], &sa, NULL);
+	}
+}
+
+static void snap_row(long key, long id, long cpid, void *arg)
+{
+	int is_shm = *(int *)arg;
+	(void)key;
+	(void)cpid;
+	if (is_shm && n_snap_shm < T_MAX_SNAP)
+		snap_shm[n_snap_shm++] = (int)id;
+	else if (!is_shm && n_snap_sem < T_MAX_SNAP)
+		snap_sem[n_snap_sem++] = (int)id;
+}
+
+static void take_snapshot(void)
+{
+	int is_shm;
+
+	if (snapshot_taken)
+		return;
+	snapshot_taken = 1;
+	is_shm = 1;
+	scan_sysvipc(SHM_TABLE, SHM_CPID_FIELD, snap_row, &is_shm);
+	is_shm = 0;
+	scan_sysvipc(SEM_TABLE, 0, snap_row, &is_shm);
+}
+
+void t_ipc_snapshot(void)
+{
+	t_init(); /* the first call takes the snapshot */
+}
+
+/* ---- the registry ------------------------------------------------------- */
+
+void t_track_shmid(int shmid)
+{
+	t_init();
+	if (shmid >= 0 && !in_list(shm_ids, n_shm_ids, shmid) && n_shm_ids < T_MAX_IDS)
+		shm_ids[n_shm_ids++] = shmid;
+}
+
+void t_track_semid(int semid)
+{
+	t_init();
+	if (semid >= 0 && !in_list(sem_ids, n_sem_ids, semid) && n_sem_ids < T_MAX_IDS)
+		sem_ids[n_sem_ids++] = semid;
+}
+
+void t_track_key(key_t key)
+{
+	t_init();
+	if (key != IPC_PRIVATE && key != (key_t)-1 && !key_recorded(key) && n_keys < T_MAX_KEYS)
+		keys[n_keys++] = key;
+}
+
+sma_t *t_track(sma_t *a)
+{
+	t_init();
+	assert_non_null(a);
+	t_track_shmid(sma_shmid(a));
+	t_track_semid(sma_semid(a));
+	t_track_key(sma_key(a));
+	for (int i = 0; i < n_handles; i++)
+		if (handles[i] == a)
+			return a;
+	if (n_handles < T_MAX_HANDLES)
+		handles[n_handles++] = a;
+	return a;
+}
+
+void t_untrack(sma_t *a)
+{
+	for (int i = 0; i < n_handles; i++)
+		if (handles[i] == a) {
+			handles[i] = handles[--n_handles];
+			return;
+		}
+}
+
+sma_t *t_open_private(size_t size)
+{
+	sma_t *a;
+
+	t_init();
+	a = sma_open_key(IPC_PRIVATE, SMA_CREATE, size, 0600);
+	if (!a)
+		fail_msg("sma_open_key(IPC_PRIVATE, SMA_CREATE, %zu, 0600): %s", size,
+			 strerror(errno));
+	return t_track(a);
+}
+
+static int print_problem(const char *problem, void *arg)
+{
+	(void)arg;
+	print_error("sma_check: %s\n", problem);
+	return 0;
+}
+
+static int print_problem_to_stderr(const char *problem, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "process %d: sma_check: %s\n", (int)getpid(), problem);
+	return 0;
+}
+
+int t_check_report(sma_t *a)
+{
+	int r = sma_check(a), e = errno;
+
+	if (r != 0) {
+		sma_check_report(a, print_problem_to_stderr, NULL);
+		errno = e;
+	}
+	return r;
+}
+
+void t_assert_check(sma_t *a)
+{
+	int e;
+
+	if (sma_check(a) == 0)
+		return;
+	e = errno;
+	sma_check_report(a, print_problem, NULL);
+	fail_msg("sma_check() failed: %s", strerror(e));
+}
+
+void t_close(sma_t *a)
+{
+	int r = sma_close(a);
+
+	if (r != 0)
+		fail_msg("sma_close: %s", strerror(errno));
+	t_untrack(a);
+}
+
+void t_destroy(sma_t *a)
+{
+	t_assert_check(a);
+	t_untrack(a);
+	if (sma_destroy(a) != 0)
+		fail_msg("sma_destroy: %s", strerror(errno));
+}
+
+int t_ipc_leftovers(int remove)
+{
+	t_init();
+	refresh_path_keys();
+	return leftovers(remove, 0);
+}
+
+struct id_query {
+	long id;   /* the id looked for */
+	int found; /* set when a row has it */
+};
+
+static void id_row(long key, long id, long cpid, void *arg)
+{
+	struct id_query *q = arg;
+	(void)key;
+	(void)cpid;
+	if (id == q->id)
+		q->found = 1;
+}
+
+int t_ipc_count(void)
+{
+	t_init();
+	refresh_path_keys();
+	return leftovers(0, 1);
+}
+
+static int id_in_table(const char *file, int id)
+{
+	struct id_query q = {id, 0};
+
+	scan_sysvipc(file, 0, id_row, &q);
+	return q.found;
+}
+
+int t_shm_exists(int shmid)
+{
+	return id_in_table(SHM_TABLE, shmid);
+}
+
+int t_sem_exists(int semid)
+{
+	return id_in_table(SEM_TABLE, semid);
+}
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+int t_ipc_setup(void **state)
+{
+	(void)state;
+	t_init();
+	return 0;
+}
+
+int t_ipc_teardown(void **state)
+{
+	(void)state;
+	kill_children();
+	if (t_ipc_leftovers(1)) {
+		print_error("System V objects made by the tests remained; removed them\n");
+		return -1;
+	}
+	return 0;
+}
+
+int t_test_setup(void **state)
+{
+	(void)state;
+	t_init();
+	alarm((unsigned)watchdog_seconds);
+	return 0;
+}
+
+int t_test_teardown(void **state)
+{
+	int bad = 0;
+
+	(void)state;
+	if (n_children) {
+		print_error("%d child process(es) not waited for; killed\n", n_children);
+		kill_children();
+		bad = 1;
+	}
+	if (n_handles) {
+		print_error("%d handle(s) left open; destroying them\n", n_handles);
+		while (n_handles)
+			sma_destroy(handles[--n_handles]);
+		bad = 1;
+	}
+	if (t_ipc_leftovers(1)) {
+		print_error("System V objects made by the test remained; removed them\n");
+		bad = 1;
+	}
+	alarm(0);
+	return bad ? -1 : 0;
+}
+
+/* ---- paths ------------------------------------------------------------------ */
+
+const char *t_tmpdir(void)
+{
+	const char *base;
+
+	t_init();
+	if (tmpdir[0])
+		return tmpdir;
+	base = getenv("TMPDIR");
+	if (!base || !*base)
+		base = "/tmp";
+	snprintf(tmpdir, sizeof(tmpdir), "%s/sma-%s-XXXXXX", base,
+		 program_invocation_short_name);
+	if (!mkdtemp(tmpdir)) {
+		int e = errno;
+		tmpdir[0] = '\0';
+		fail_msg("mkdtemp under %s: %s", base, strerror(e));
+	}
+	return tmpdir;
+}
+
+const char *t_path(const char *name)
+{
+	char *p;
+
+	t_tmpdir();
+	if (n_paths >= T_MAX_PATHS)
+		fail_msg("too many paths handed out");
+	p = paths[n_paths++];
+	if (snprintf(p, T_PATH_LEN, "%s/%u-%s", tmpdir, ++path_seq, name) >= T_PATH_LEN)
+		fail_msg("path too long: %s/%s", tmpdir, name);
+	return p;
+}
+
+key_t t_path_key(const char *path)
+{
+	key_t k = ftok(path, SMA_PROJ_ID);
+
+	if (k != (key_t)-1)
+		t_track_key(k);
+	return k;
+}
+
+static void refresh_path_keys(void)
+{
+	for (int i = 0; i < n_paths; i++)
+		t_path_key(paths[i]);
+}
+
+static void remove_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char sub[T_PATH_LEN * 2];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
+		if (e->d_type == DT_DIR)
+			remove_tree(sub);
+		else
+			unlink(sub);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static void remove_tmpdir(void)
+{
+	if (tmpdir[0]) {
+		chmod(tmpdir, 0700);
+		remove_tree(tmpdir);
+		tmpdir[0] = '\0';
+	}
+}
+
+/* ---- processes ------------------------------------------------------------- */
+
+int t_in_child(void)
+{
+	return in_child;
+}
+
+pid_t t_fork(int (*fn)(void *arg), void *arg)
+{
+	pid_t pid;
+
+	t_init();
+	if (n_children >= T_MAX_CHILDREN)
+		fail_msg("too many children not waited for");
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		fail_msg("fork: %s", strerror(errno));
+	if (pid == 0) {
+		static const int sigs[] = {SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGSYS};
+		struct rlimit nocore = {0, 0};
+
+		in_child = 1;
+		n_children = 0;
+		n_handles = 0;
+		alarm(0);
+		/* A cmocka assertion in a child aborts it instead of unwinding
+		 * into the runner, and a crash is not caught by the runner. */
+		setenv("CMOCKA_TEST_ABORT", "1", 1);
+		setrlimit(RLIMIT_CORE, &nocore);
+		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+			signal(sigs[i], SIG_DFL);
+		_exit(fn(arg) & 0xff);
+	}
+	children[n_children++] = pid;
+	return pid;
+}
+
+static void forget_child(pid_t pid)
+{
+	for (int i = 0; i < n_children; i++)
+		if (children[i] == pid) {
+			children[i] = children[--n_children];
+			return;
+		}
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int t_wait(pid_t pid, int timeout_s)
+{
+	double deadline = now_s() + timeout_s;
+	long pause_ns = 1000000; /* 1 ms, growing to 20 ms */
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid) {
+			forget_child(pid);
+			return status;
+		}
+		if (r < 0 && errno != EINTR) {
+			forget_child(pid);
+			return -1;
+		}
+		if (now_s() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			forget_child(pid);
+			return -1;
+		}
+		struct timespec ts = {0, pause_ns};
+		nanosleep(&ts, NULL);
+		if (pause_ns < 20000000)
+			pause_ns *= 2;
+	}
+}
+
+void t_wait_ok_within(pid_t pid, int timeout_s)
+{
+	int st = t_wait(pid, timeout_s);
+
+	if (st == -1)
+		fail_msg("child %d did not finish within %d s (killed)", (int)pid, timeout_s);
+	if (WIFSIGNALED(st))
+		fail_msg("child %d was killed by signal %d (%s)", (int)pid, WTERMSIG(st),
+			 strsignal(WTERMSIG(st)));
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("child %d exited with status %d", (int)pid, WEXITSTATUS(st));
+}
+
+void t_wait_ok(pid_t pid)
+{
+	const char *s = getenv("SMA_TEST_WAIT");
+	t_wait_ok_within(pid, s && atoi(s) > 0 ? atoi(s) : 60);
+}
+
+void t_pipe(int fd[2])
+{
+	if (pipe(fd) != 0)
+		fail_msg("pipe: %s", strerror(errno));
+}
+
+int t_write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int t_read_all(int fd, void *buf, size_t n)
+{
+	char *p = buf;
+
+	while (n) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0)
+			errno = EPIPE;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+void t_gate_init(struct t_gate *g)
+{
+	t_pipe(g->ready);
+	t_pipe(g->go);
+}
+
+void t_gate_wait(struct t_gate *g)
+{
+	char c = 'r';
+
+	close(g->ready[0]);
+	close(g->go[1]);
+	T_REQUIRE(t_write_all(g->ready[1], &c, 1) == 0);
+	close(g->ready[1]);
+	while (read(g->go[0], &c, 1) < 0 && errno == EINTR)
+		;
+	close(g->go[0]);
+}
+
+int t_gate_release(struct t_gate *g, int n)
+{
+	int arrived = 0;
+	char c;
+
+	close(g->ready[1]);
+	close(g->go[0]);
+	while (arrived < n) {
+		ssize_t r = read(g->ready[0], &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break; /* every child has exited or arrived */
+		arrived++;
+	}
+	close(g->go[1]);
+	close(g->ready[0]);
+	return arrived;
+}
+
+int t_become_nobody(void)
+{
+	if (geteuid() != 0)
+		return 1;
+	if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+		return -1;
+	return 0;
+}
+
+/* ---- checks and data ----------------------------------------------------------- */
+
+void t_require_failed(const char *file, int line, const char *what, int has_values,
+		      long long x, long long y)
+{
+	int e = errno;
+
+	fprintf(stderr, "%s:%d: %s %d: %s failed", file, line,
+		in_child ? "child" : "process", (int)getpid(), what);
+	if (has_values)
+		fprintf(stderr, " (%lld != %lld)", x, y);
+	fprintf(stderr, " [errno %d: %s]\n", e, strerror(e));
+	fflush(stderr);
+	if (in_child)
+		_exit(1);
+	if (gettid() != owner_pid)
+		abort(); /* another thread of the test process: no unwinding from here */
+	fail();
+	abort(); /* not reached */
+}
+
+uint64_t t_rand(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+void t_fill(void *p, size_t n, uint64_t seed)
+{
+	unsigned char *b = p;
+	uint64_t s = seed, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		w = t_rand(&s);
+		memcpy(b + i, &w, 8);
+	}
+	if (i < n) {
+		w = t_rand(&s);
+		memcpy(b + i, &w, n - i);
+	}
+}
+
+int t_verify(const void *p, size_t n, uint64_t seed)
+{
+	const unsigned char *b = p;
+	uint64_t s = seed, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		w = t_rand(&s);
+		if (memcmp(b + i, &w, 8))
+			return 0;
+	}
+	if (i < n) {
+		w = t_rand(&s);
+		if (memcmp(b + i, &w, n - i))
+			return 0;
+	}
+	return 1;
+}
+
+struct sma_stats t_stats(sma_t *a)
+{
+	struct sma_stats st;
+
+	memset(&st, 0, sizeof(st));
+	if (sma_stats(a, &st) != 0)
+		fail_msg("sma_stats: %s", strerror(errno));
+	return st;
+}
+
+size_t t_page_size(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* fail_msg() at the caller's line. */
+static void fail_at(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
+static void fail_at(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	print_error("ERROR: ");
+	vprint_error(fmt, ap);
+	print_error("\n");
+	va_end(ap);
+	_fail(file, line);
+	abort(); /* not reached */
+}
+
+void t_off_failed(sma_off_t got, int err, int want, const char *call, const char *file,
+		  int line)
+{
+	if (got != SMA_NULL)
+		fail_at(file, line, "%s returned %#llx; expected SMA_NULL with %s", call,
+			  (unsigned long long)got, strerror(want));
+	if (err != want)
+		fail_at(file, line, "%s failed with errno %d (%s); expected %d (%s)", call, err,
+			  strerror(err), want, strerror(want));
+}
+
+void t_int_failed(int got, int err, int want, const char *call, const char *file, int line)
+{
+	if (got != -1)
+		fail_at(file, line, "%s returned %d; expected -1 with %s", call, got,
+			  strerror(want));
+	if (err != want)
+		fail_at(file, line, "%s failed with errno %d (%s); expected %d (%s)", call, err,
+			  strerror(err), want, strerror(want));
+}
+
+static int walk_visit(sma_off_t off, size_t size, int in_use, void *arg)
+{
+	struct t_walk *w = arg;
+
+	if ((w->n_used || w->n_free) && (off <= w->last || off < w->last + w->last_size)) {
+		if (!w->bad)
+			print_error("sma_walk: visit at %#llx (%zu bytes) after %#llx (%zu bytes)\n",
+				    (unsigned long long)off, size, (unsigned long long)w->last,
+				    w->last_size);
+		w->bad = 1;
+	}
+	w->last = off;
+	w->last_size = size;
+	if (in_use) {
+		if (w->offs && w->n_used < w->cap)
+			w->offs[w->n_used] = off;
+		if (w->sizes && w->n_used < w->cap)
+			w->sizes[w->n_used] = size;
+		w->used += size;
+		w->n_used++;
+	} else {
+		w->free += size;
+		w->n_free++;
+	}
+	return 0;
+}
+
+void t_walk(sma_t *a, struct t_walk *w)
+{
+	struct sma_stats st;
+
+	w->used = w->free = 0;
+	w->n_used = w->n_free = 0;
+	w->last = 0;
+	w->last_size = 0;
+	w->bad = 0;
+	if (sma_walk(a, walk_visit, w) != 0)
+		fail_msg("sma_walk: %s", strerror(errno));
+	assert_false(w->bad);
+	st = t_stats(a);
+	assert_int_equal(w->used, st.used);
+	assert_int_equal(w->free, st.free);
+	assert_int_equal(w->n_used, st.live);
+}
