@@ -61,6 +61,13 @@ enum {
 SMA_API sma_t *sma_open(const char *path, int flags, size_t size, mode_t mode);
 SMA_API sma_t *sma_open_key(key_t key, int flags, size_t size, mode_t mode);
 SMA_API sma_t *sma_open_id(int shmid, int flags);
+/*
+ * A read-only handle on a copy of a segment image (the bytes of an arena
+ * saved to a file, say): sma_stats, sma_walk, sma_check, sma_info,
+ * sma_named_find and sma_named_each work on it as on a read-only
+ * attachment.  EPROTO if the image is not an arena this build can read.
+ */
+SMA_API sma_t *sma_open_image(const void *image, size_t len);
 SMA_API int sma_close(sma_t *a);
 SMA_API int sma_destroy(sma_t *a);
 SMA_API int sma_shmid(const sma_t *a);
@@ -122,6 +129,13 @@ struct sma_stats {
 	uint32_t nattch;      /* shm_nattch now: one per handle, fork copies too */
 };
 
+/*
+ * On a writable handle, sma_stats, sma_walk and sma_check first give back
+ * the calling thread's cache (as sma_flush does), and sma_stats also
+ * reclaims the slots of processes that no longer exist, so that what they
+ * report is free is free for every process.  On a read-only handle they
+ * change nothing and take no lock.
+ */
 SMA_API int sma_stats(sma_t *a, struct sma_stats *st);
 SMA_API int sma_check(sma_t *a);
 SMA_API int sma_walk(sma_t *a,

@@ -126,9 +126,12 @@ static uint64_t list_first_fit(struct sma *a, uint64_t size)
 	if (fl >= FL_COUNT)
 		return 0;
 	uint64_t b = h->heads[fl][sl];
-	for (uint64_t n = h->heap_free_blocks; b && n--; b = *lnext(a, b))
+	for (uint64_t n = max_blocks(a); b && n--; b = *lnext(a, b)) {
+		if (b < h->heap_off || b >= h->heap_end || (b & 15))
+			return 0;
 		if (hw_size(hw_load(a, b)) >= size)
 			return b;
+	}
 	return 0;
 }
 
@@ -384,8 +387,8 @@ uint64_t sma__heap_largest_locked(const struct sma *a)
 	unsigned sl = 31u - (unsigned)__builtin_clz(h->sl_bitmap[fl]);
 	uint64_t best = 0;
 	uint64_t b = h->heads[fl][sl];
-	for (uint64_t i = 0; b && i < h->heap_free_blocks + 1; i++) {
-		if (b < h->heap_off || b >= h->heap_end)
+	for (uint64_t i = 0; b && i < max_blocks(a); i++) {
+		if (b < h->heap_off || b >= h->heap_end || (b & 15))
 			break;
 		uint64_t sz = hw_size(hw_load(a, b));
 		if (sz > best)

@@ -52,7 +52,7 @@ static void stats_read(const struct sma *a, struct sma_stats *st)
 	st->free = free;
 	st->largest_free = largest < free ? largest : free;
 	struct shmid_ds ds;
-	if (shmctl(a->shmid, IPC_STAT, &ds) == 0)
+	if (!a->image && shmctl(a->shmid, IPC_STAT, &ds) == 0)
 		st->nattch = (uint32_t)ds.shm_nattch;
 }
 
@@ -225,11 +225,7 @@ static int check_header(struct ck *c)
 		report(c, "G1: header: magic, layout or size is wrong (size %llu, segment %llu)", X(h->size), X(a->size));
 		return -1;
 	}
-	if (!(h->slots_off >= HDR_BYTES && h->pmap_off >= h->slots_off + (uint64_t)h->nslots * SLOT_BYTES &&
-	      h->buckets_off >= h->pmap_off + h->npages * 4 &&
-	      h->heap_off >= h->buckets_off + (uint64_t)h->nbuckets * 8 && h->heap_off < h->heap_end &&
-	      h->heap_end + 16 == h->size && h->npages == h->size / PAGE && h->nslots <= 4096 &&
-	      h->nbuckets && !(h->nbuckets & (h->nbuckets - 1)) && !(h->heap_off & 15))) {
+	if (!geometry_ok(a)) {
 		report(c, "G2: header: the geometry does not fit in the segment");
 		return -1;
 	}
@@ -611,10 +607,11 @@ int sma_check_report(sma_t *a, int (*fn)(const char *problem, void *arg), void *
 			ck_free(&c);
 			break;
 		}
-		if (npass == 2) {
+		if (npass == 2 || (a->image && npass == 0)) {
 			/* The third look: report what broke at every look. */
 			for (int i = 0; i < c.problems; i++) {
-				if (!c.msg[i] || !has_tag(&prev[0], c.msg[i]) || !has_tag(&prev[1], c.msg[i]))
+				if (!c.msg[i] || (!a->image && (!has_tag(&prev[0], c.msg[i]) ||
+								  !has_tag(&prev[1], c.msg[i]))))
 					continue;
 				reported++;
 				if (fn && fn(c.msg[i], arg))
@@ -686,8 +683,11 @@ int sma_info(sma_t *a, struct sma_info *in)
 	const struct sma_header *h = a->h;
 	memset(in, 0, sizeof *in);
 	struct shmid_ds ds;
-	if (shmctl(a->shmid, IPC_STAT, &ds) < 0)
+	memset(&ds, 0, sizeof ds);
+	if (!a->image && shmctl(a->shmid, IPC_STAT, &ds) < 0)
 		return -1;
+	if (a->image)
+		ds.shm_segsz = a->size;
 	in->shmid = a->shmid;
 	in->key = a->key;
 	in->semid = a->semid;

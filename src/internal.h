@@ -306,6 +306,7 @@ struct sma {
 	int flags;		/* SMA_RDONLY */
 	uint64_t hid;		/* unique among this process's handles */
 	int destroyed;		/* sma_destroy was called through this handle */
+	int image;		/* base is a private copy, not an attachment */
 	struct sma *reg_next;	/* the process's list of open handles */
 };
 
@@ -350,6 +351,13 @@ static inline int hw_tag_ok(uint64_t b, uint64_t w)
 	return (w & B_TAG_MASK) == btag(b);
 }
 
+/* The most blocks the heap can hold: a bound for any loop over blocks or
+ * lists, whatever a scribbled counter says. */
+static inline uint64_t max_blocks(const struct sma *a)
+{
+	return (a->h->heap_end - a->h->heap_off) / MIN_BLOCK + 1;
+}
+
 static inline uint32_t *pmap(const struct sma *a)
 {
 	return (uint32_t *)at(a, a->h->pmap_off);
@@ -361,6 +369,22 @@ HIDDEN extern const uint32_t sma__class_size[NCLASSES];
 HIDDEN extern uint32_t sma__cache_cap[NCLASSES];
 HIDDEN extern uint32_t sma__cache_base[NCLASSES];
 HIDDEN extern uint32_t sma__cache_entries;
+
+/* G2: the geometry in the header fits the segment (internal.h so that the
+ * open and the checker use the same test). */
+static inline int geometry_ok(const struct sma *a)
+{
+	const struct sma_header *h = a->h;
+	return h->size == a->size && h->npages == h->size / PAGE && h->nslots <= 4096 &&
+	       h->nbuckets && h->nbuckets <= (1u << 20) && !(h->nbuckets & (h->nbuckets - 1)) &&
+	       h->slots_off >= HDR_BYTES && !(h->slots_off & 15) &&
+	       h->pmap_off >= h->slots_off + (uint64_t)h->nslots * SLOT_BYTES && !(h->pmap_off & 3) &&
+	       h->buckets_off >= h->pmap_off + h->npages * 4 && !(h->buckets_off & 7) &&
+	       h->heap_off >= h->buckets_off + (uint64_t)h->nbuckets * 8 && !(h->heap_off & 15) &&
+	       h->heap_off + MIN_BLOCK < h->heap_end && h->heap_end + 16 == h->size &&
+	       h->heap_size < h->size &&
+	       h->cache_bytes == 12u * NCLASSES + 8ull * sma__cache_entries;
+}
 
 static inline unsigned msb64(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }
 

@@ -68,7 +68,7 @@ static int each_arena(int (*fn)(const struct sma_ls_entry *, void *), void *arg,
 				.shmid = id,
 				.semid = h->semid,
 				.size = ds.shm_segsz,
-				.nattch = (uint32_t)(ds.shm_nattch ? ds.shm_nattch - 1 : 0),
+				.nattch = (uint32_t)ds.shm_nattch, /* read before our attach */
 				.uid = ds.shm_perm.uid,
 				.mode = ds.shm_perm.mode & 0777,
 				.cpid = ds.shm_cpid,

@@ -77,9 +77,12 @@ static struct name_rec *rec_at(const struct sma *a, uint64_t off)
 	return r;
 }
 
+/* More steps than there can be records (a record is at least 96 bytes of
+ * heap), whatever the header's count says. */
 static uint64_t max_steps(const struct sma *a)
 {
-	return a->h->named + 16;
+	uint64_t most = (a->h->heap_end - a->h->heap_off) / 96 + 1;
+	return a->h->named + 16 < most ? a->h->named + 16 : most;
 }
 
 /* The record of name, with the address of the link that points at it. */
@@ -249,7 +252,7 @@ int sma_named_each(sma_t *a, int (*fn)(const char *, sma_off_t, size_t, void *),
 	}
 	/* Copy the index first, so that fn runs with no lock held. */
 	const struct sma_header *h = a->h;
-	size_t cap = (size_t)h->named + 16, n = 0;
+	size_t cap = (size_t)max_steps(a), n = 0;
 	struct each_ent *v = malloc(cap * sizeof *v);
 	if (!v) {
 		errno = ENOMEM;
@@ -304,7 +307,7 @@ static int walk_index(struct sma *a, int (*report)(void *, const char *, ...), v
 {
 	struct sma_header *h = a->h;
 	int bad = 0;
-	size_t cap = 2 * ((size_t)h->named + 16) + h->nslots, n = 0;
+	size_t cap = 2 * (size_t)max_steps(a) + h->nslots, n = 0;
 	uint64_t *v = refs ? malloc(cap * sizeof *v) : NULL;
 	if (refs && !v)
 		return 0;

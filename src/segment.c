@@ -165,8 +165,7 @@ static int initialise(struct sma *a, key_t key, mode_t mode, uint64_t dev, uint6
 	}
 	memset(at(a, h->slots_off), 0, h->heap_off - h->slots_off);
 	sma__heap_init(a);
-	h->cache_bytes = sizeof(uint32_t) * NCLASSES + sizeof(uint64_t) * NCLASSES +
-			 (uint64_t)sma__cache_entries * 8;
+	h->cache_bytes = 12u * NCLASSES + 8ull * sma__cache_entries;
 	h->cache_budget = h->heap_size / 64 > 65536 ? h->heap_size / 64 : 65536;
 
 	int semid = sem_create(key, mode);
@@ -236,6 +235,10 @@ static int await_ready(struct sma *a, int create, uint64_t dev, uint64_t ino, in
 		uint32_t st = atomic_load_explicit(&h->init, memory_order_acquire);
 		if (magic == SMA_MAGIC && st == INIT_READY)
 			break;
+		if (a->image) {
+			errno = EPROTO; /* an image does not finish initialising */
+			return -1;
+		}
 		if (magic == SMA_MAGIC && st == INIT_BUSY) {
 			int32_t pid = atomic_load((_Atomic int32_t *)&h->init_pid);
 			if (pid && !sma__proc_alive(pid, h->init_start)) {
@@ -262,9 +265,7 @@ static int await_ready(struct sma *a, int create, uint64_t dev, uint64_t ino, in
 		}
 		nanosleep(&nap, NULL);
 	}
-	if (h->layout != SMA_LAYOUT || h->ptr_bits != 64 || h->size != a->size ||
-	    h->heap_end + 16 != h->size || h->heap_off >= h->heap_end || h->nslots > 4096 ||
-	    h->npages != h->size / PAGE || (h->nbuckets & (h->nbuckets - 1))) {
+	if (h->layout != SMA_LAYOUT || h->ptr_bits != 64 || !geometry_ok(a)) {
 		errno = EPROTO;
 		return -1;
 	}
@@ -393,20 +394,28 @@ sma_t *sma_open(const char *path, int flags, size_t size, mode_t mode)
 		errno = EINVAL;
 		return NULL;
 	}
+	int made = 0;
 	if (stat(path, &st) < 0) {
 		if (errno != ENOENT || !(flags & SMA_CREATE))
 			return NULL;
-		int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, mode ? (mode & 0777) : 0600);
-		if (fd < 0)
+		int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode ? (mode & 0777) : 0600);
+		if (fd < 0 && errno != EEXIST)
 			return NULL;
-		close(fd);
+		made = fd >= 0;
+		if (fd >= 0)
+			close(fd);
 		if (stat(path, &st) < 0)
 			return NULL;
 	}
 	key_t key = ftok(path, SMA_PROJ_ID);
-	if (key == (key_t)-1)
-		return NULL;
-	return open_impl(key, flags, size, mode, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+	sma_t *a = key == (key_t)-1 ? NULL
+		: open_impl(key, flags, size, mode, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+	if (!a && made) {
+		int e = errno;
+		unlink(path); /* a failed create leaves nothing behind */
+		errno = e;
+	}
+	return a;
 }
 
 sma_t *sma_open_id(int shmid, int flags)
@@ -440,11 +449,53 @@ sma_t *sma_open_id(int shmid, int flags)
 
 /* ---- closing -------------------------------------------------------------- */
 
+sma_t *sma_open_image(const void *image, size_t len)
+{
+	sma__init_once();
+	if (!image || len < HDR_BYTES + 64 * 1024 || len % PAGE) {
+		errno = image ? EPROTO : EINVAL;
+		return NULL;
+	}
+	struct sma *a = calloc(1, sizeof *a);
+	void *copy = NULL;
+	if (!a || posix_memalign(&copy, PAGE, len) != 0) {
+		free(a);
+		errno = ENOMEM;
+		return NULL;
+	}
+	memcpy(copy, image, len);
+	a->base = copy;
+	a->h = copy;
+	a->size = len;
+	a->shmid = -1;
+	a->semid = -1;
+	a->key = IPC_PRIVATE;
+	a->flags = SMA_RDONLY;
+	a->image = 1;
+	int must_init;
+	if (await_ready(a, 0, 0, 0, &must_init) < 0) {
+		int e = errno == EAGAIN ? EPROTO : errno;
+		free(copy);
+		free(a);
+		errno = e;
+		return NULL;
+	}
+	a->semid = a->h->semid;
+	registry_add(a);
+	return a;
+}
+
 int sma_close(sma_t *a)
 {
 	if (!a) {
 		errno = EINVAL;
 		return -1;
+	}
+	if (a->image) {
+		registry_remove(a);
+		free(a->base);
+		free(a);
+		return 0;
 	}
 	sma__slots_release_process(a);
 	sma__tls_forget(a);
