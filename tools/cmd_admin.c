@@ -1,0 +1,351 @@
+/*
+ * cmd_admin.c -- sma create, sma ls and sma rm: making, finding and
+ * removing arenas.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+
+#include "tool.h"
+
+/* ---- create ---- */
+
+int cmd_create(const struct cmd *c, const struct opts *o)
+{
+	mode_t mode = o->has_mode && o->mode ? o->mode : 0600;
+	struct sma_stats st;
+	char b1[32], b2[32], k[16];
+	key_t key = 0;
+	sma_t *a;
+	int err;
+
+	if (o->has_id) {
+		fail(c, "an arena is created by PATH or --key, not by --id");
+		return EXIT_FAIL;
+	}
+	if (!o->has_size) {
+		fail(c, "--size SIZE is required (for example --size 64M)");
+		return EXIT_FAIL;
+	}
+	if (o->size < SMA_MIN_SIZE) {
+		fail(c, "size %s is below the smallest arena, %s",
+		     fmt_size(b1, o->size), fmt_size(b2, SMA_MIN_SIZE));
+		return EXIT_FAIL;
+	}
+	if (o->path)
+		a = sma_open(o->path, SMA_CREATE | SMA_EXCL, o->size, mode);
+	else
+		a = sma_open_key(o->key, SMA_CREATE | SMA_EXCL, o->size, mode);
+	if (!a) {
+		err = errno;
+		if (o->path && ftok(o->path, SMA_PROJ_ID) != (key_t)-1)
+			key = ftok(o->path, SMA_PROJ_ID);
+		else if (!o->path)
+			key = o->key;
+		switch (err) {
+		case EEXIST:
+			fail(c, "%s: a segment with key %s exists already (sma "
+				"info tells what it is; sma rm removes an "
+				"arena, sma rm --force anything)",
+			     target_name(o), fmt_key(k, key));
+			break;
+		case EINVAL:
+			fail(c, "%s: size %s is larger than the system allows "
+				"(see /proc/sys/kernel/shmmax)",
+			     target_name(o), fmt_size(b1, o->size));
+			break;
+		case ENOSPC:
+		case ENOMEM:
+			fail(c, "%s: the system could not make a segment of %s: "
+				"%s (see /proc/sys/kernel/shmall and shmmni)",
+			     target_name(o), fmt_size(b1, o->size),
+			     strerror(err));
+			break;
+		default:
+			fail(c, "%s: %s", target_name(o), strerror(err));
+		}
+		return EXIT_FAIL;
+	}
+	if (sma_stats(a, &st) < 0)
+		memset(&st, 0, sizeof st);
+	printf("created %s: key %s, shmid %d, semid %d, size %s (heap %s), "
+	       "mode %04o\n",
+	       arena_label(o, sma_key(a)), fmt_key(k, sma_key(a)),
+	       sma_shmid(a), sma_semid(a), fmt_size(b1, st.size),
+	       fmt_size(b2, st.heap_size), (unsigned)mode);
+	if (sma_close(a) < 0) {
+		fail(c, "closing: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+/* ---- ls ---- */
+
+struct ls_list {
+	struct sma_ls_entry *v;
+	size_t n, cap;
+};
+
+static int ls_add(const struct sma_ls_entry *e, void *arg)
+{
+	struct ls_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		struct sma_ls_entry *v = realloc(l->v, cap * sizeof *v);
+
+		if (!v)
+			return ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *e;
+	return 0;
+}
+
+/* Arenas first, then orphans; each by id. */
+static int ls_cmp(const void *x, const void *y)
+{
+	const struct sma_ls_entry *a = x, *b = y;
+
+	if (a->orphan != b->orphan)
+		return a->orphan - b->orphan;
+	if (a->orphan)
+		return (a->semid > b->semid) - (a->semid < b->semid);
+	return (a->shmid > b->shmid) - (a->shmid < b->shmid);
+}
+
+static void ls_json(const struct ls_list *l)
+{
+	struct json j;
+	char k[16], m[8];
+	size_t i;
+
+	json_init(&j, stdout);
+	json_arr(&j, NULL, 0);
+	for (i = 0; i < l->n; i++) {
+		const struct sma_ls_entry *e = &l->v[i];
+
+		json_obj(&j, NULL, 1);
+		snprintf(m, sizeof m, "%04o", (unsigned)(e->mode & 0777));
+		if (e->orphan) {
+			json_bool(&j, "orphan", 1);
+			json_i64(&j, "key", e->key);
+			json_str(&j, "key_hex", fmt_key(k, e->key));
+			json_i64(&j, "semid", e->semid);
+			json_u64(&j, "uid", e->uid);
+			json_u64(&j, "mode", e->mode & 0777);
+			json_str(&j, "mode_octal", m);
+		} else {
+			json_i64(&j, "key", e->key);
+			json_str(&j, "key_hex", fmt_key(k, e->key));
+			json_i64(&j, "shmid", e->shmid);
+			json_i64(&j, "semid", e->semid);
+			json_u64(&j, "size", e->size);
+			json_u64(&j, "nattch", e->nattch);
+			json_u64(&j, "used", e->used);
+			json_u64(&j, "live", e->live);
+			json_u64(&j, "uid", e->uid);
+			json_u64(&j, "mode", e->mode & 0777);
+			json_str(&j, "mode_octal", m);
+			json_i64(&j, "cpid", e->cpid);
+			json_bool(&j, "destroyed", e->destroyed);
+		}
+		json_end(&j);
+	}
+	json_end(&j);
+	json_finish(&j);
+}
+
+static void ls_text(const struct ls_list *l)
+{
+	char k[16], b1[32], b2[32], u[64];
+	size_t i, orphans = 0;
+
+	if (l->n == 0) {
+		printf("no sma arena on this machine that this user may "
+		       "read\n");
+		return;
+	}
+	printf("%-10s %8s %8s %10s %10s %9s %6s %5s %8s  %-16s %s\n", "KEY",
+	       "SHMID", "SEMID", "SIZE", "USED", "LIVE", "NATTCH", "MODE",
+	       "CPID", "OWNER", "STATE");
+	for (i = 0; i < l->n; i++) {
+		const struct sma_ls_entry *e = &l->v[i];
+
+		if (e->orphan) {
+			orphans++;
+			printf("%-10s %8s %8d %10s %10s %9s %6s %04o %8s  "
+			       "%-16s %s\n",
+			       fmt_key(k, e->key), "-", e->semid, "-", "-", "-",
+			       "-", (unsigned)(e->mode & 0777), "-",
+			       fmt_user(u, e->uid), "orphaned semaphore set");
+			continue;
+		}
+		printf("%-10s %8d %8d %10s %10s %9" PRIu64 " %6" PRIu32
+		       " %04o %8d  %-16s %s\n",
+		       fmt_key(k, e->key), e->shmid, e->semid,
+		       fmt_size(b1, e->size), fmt_size(b2, e->used), e->live,
+		       e->nattch, (unsigned)(e->mode & 0777), (int)e->cpid,
+		       fmt_user(u, e->uid),
+		       e->destroyed ? "destroyed (until the last detach)"
+				    : (e->key == IPC_PRIVATE ? "private"
+							      : "-"));
+	}
+	if (orphans)
+		printf("\n%zu orphaned semaphore set%s: sma rm --orphans "
+		       "removes them\n", orphans, orphans == 1 ? "" : "s");
+}
+
+int cmd_ls(const struct cmd *c, const struct opts *o)
+{
+	struct ls_list l = { 0 };
+	struct shmid_ds ds;
+	size_t i;
+	int r;
+
+	r = sma_ls(ls_add, &l);
+	if (r != 0) {
+		fail(c, "listing: %s", strerror(r == -1 ? errno : ENOMEM));
+		free(l.v);
+		return EXIT_FAIL;
+	}
+	/* nattch as the kernel has it once sma_ls has detached from every
+	 * arena it read. */
+	for (i = 0; i < l.n; i++)
+		if (!l.v[i].orphan && shmctl(l.v[i].shmid, IPC_STAT, &ds) == 0)
+			l.v[i].nattch = (uint32_t)ds.shm_nattch;
+	qsort(l.v, l.n, sizeof *l.v, ls_cmp);
+	if (o->json)
+		ls_json(&l);
+	else
+		ls_text(&l);
+	free(l.v);
+	return EXIT_OK;
+}
+
+/* ---- rm ---- */
+
+/* Removes whatever segment and semaphore set the target names. */
+static int rm_force(const struct cmd *c, const struct opts *o)
+{
+	int shmid, semid = -1, ksem = -1, removed = 0;
+	struct shmid_ds ds;
+	char k[16];
+	key_t key = IPC_PRIVATE;
+	sma_t *a;
+
+	if (o->has_id) {
+		shmid = o->id;
+		if (shmctl(shmid, IPC_STAT, &ds) < 0) {
+			fail(c, "shmid %d: %s", shmid, strerror(errno));
+			return EXIT_FAIL;
+		}
+		key = ds.shm_perm.__key;
+	} else {
+		if (target_key(o, &key) < 0) {
+			fail(c, "%s: %s", target_name(o), strerror(errno));
+			return EXIT_FAIL;
+		}
+		if (key == IPC_PRIVATE) {
+			fail(c, "key 0 is IPC_PRIVATE, which names nothing: "
+				"use --id SHMID");
+			return EXIT_FAIL;
+		}
+		shmid = shmget(key, 0, 0);
+	}
+	/* The arena's own semaphore set, if the segment is an arena. */
+	if (shmid >= 0) {
+		a = sma_open_id(shmid, SMA_RDONLY);
+		if (a) {
+			semid = sma_semid(a);
+			sma_close(a);
+		}
+	}
+	if (key != IPC_PRIVATE)
+		ksem = semget(key, 0, 0);
+	if (shmid >= 0) {
+		if (shmctl(shmid, IPC_RMID, NULL) < 0) {
+			fail(c, "%s: removing segment %d: %s", target_name(o),
+			     shmid, strerror(errno));
+			return EXIT_FAIL;
+		}
+		printf("removed segment shmid %d (key %s)\n", shmid,
+		       fmt_key(k, key));
+		removed++;
+	}
+	if (semid >= 0) {
+		if (semctl(semid, 0, IPC_RMID) < 0 && errno != EINVAL &&
+		    errno != EIDRM) {
+			fail(c, "%s: removing semaphore set %d: %s",
+			     target_name(o), semid, strerror(errno));
+			return EXIT_FAIL;
+		}
+		printf("removed semaphore set semid %d\n", semid);
+		removed++;
+	}
+	if (ksem >= 0 && ksem != semid) {
+		if (semctl(ksem, 0, IPC_RMID) < 0) {
+			fail(c, "%s: removing semaphore set %d: %s",
+			     target_name(o), ksem, strerror(errno));
+			return EXIT_FAIL;
+		}
+		printf("removed semaphore set semid %d (key %s)\n", ksem,
+		       fmt_key(k, key));
+		removed++;
+	}
+	if (!removed) {
+		fail(c, "%s: no segment and no semaphore set has key %s",
+		     target_name(o), fmt_key(k, key));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+int cmd_rm(const struct cmd *c, const struct opts *o)
+{
+	struct sma_stats st;
+	uint32_t others = 0;
+	char k[16];
+	sma_t *a;
+	int n, shmid;
+	key_t key;
+
+	if (o->orphans) {
+		n = sma_rm_orphans();
+		if (n < 0) {
+			fail(c, "removing orphaned semaphore sets: %s",
+			     strerror(errno));
+			return EXIT_FAIL;
+		}
+		printf("removed %d orphaned semaphore set%s\n", n,
+		       n == 1 ? "" : "s");
+		return EXIT_OK;
+	}
+	if (o->force)
+		return rm_force(c, o);
+	a = open_target(c, o, 0);
+	if (!a)
+		return EXIT_FAIL;
+	if (sma_stats(a, &st) == 0 && st.nattch > 1)
+		others = st.nattch - 1;
+	shmid = sma_shmid(a);
+	key = sma_key(a);
+	if (sma_destroy(a) < 0) {
+		fail(c, "%s: %s", target_name(o), strerror(errno));
+		return EXIT_FAIL;
+	}
+	printf("destroyed %s (key %s, shmid %d)", arena_label(o, key),
+	       fmt_key(k, key), shmid);
+	if (others)
+		printf(": %" PRIu32 " process%s still attached keep%s it until "
+		       "they detach", others, others == 1 ? "" : "es",
+		       others == 1 ? "s" : "");
+	putchar('\n');
+	return EXIT_OK;
+}

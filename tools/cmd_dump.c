@@ -1,0 +1,317 @@
+/*
+ * cmd_dump.c -- sma dump, sma check and sma recover: the arena object by
+ * object, its soundness, and its repair.
+ *
+ * dump and check attach read-only and take no lock; recover attaches
+ * read-write, since it changes the arena.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tool.h"
+
+struct dump_ctx {
+	const struct names *names; /* the named objects, by offset */
+	struct json *j;		   /* NULL for text */
+	int offw;		   /* hex digits of an offset */
+	uint64_t nused, used;	   /* live objects seen, their bytes */
+	uint64_t nfree, free;	   /* free extents seen, their bytes */
+	/* Text only: a run of free extents, each ending where the next
+	 * begins (a slab's free slots), shown as one line. */
+	uint64_t run_off, run_size, run_n;
+};
+
+/* Writes the pending run of free extents, if any. */
+static void dump_flush_run(struct dump_ctx *d)
+{
+	char b[32];
+
+	if (!d->run_n)
+		return;
+	printf("  0x%0*" PRIx64 " %12" PRIu64 " %10s  free", d->offw,
+	       d->run_off, d->run_size, fmt_size(b, d->run_size));
+	if (d->run_n > 1)
+		printf("  (%" PRIu64 " free extents)", d->run_n);
+	putchar('\n');
+	d->run_n = 0;
+}
+
+static int dump_one(sma_off_t off, size_t size, int in_use, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const char *name = in_use ? names_find(d->names, off) : NULL;
+	char b[32];
+
+	if (in_use) {
+		d->nused++;
+		d->used += size;
+	} else {
+		d->nfree++;
+		d->free += size;
+	}
+	if (d->j) {
+		json_obj(d->j, NULL, 1);
+		json_u64(d->j, "offset", off);
+		json_u64(d->j, "size", size);
+		json_str(d->j, "state", in_use ? "used" : "free");
+		if (name)
+			json_str(d->j, "name", name);
+		json_end(d->j);
+		return 0;
+	}
+	if (!in_use) {
+		if (d->run_n && d->run_off + d->run_size == off) {
+			d->run_size += size;
+			d->run_n++;
+			return 0;
+		}
+		dump_flush_run(d);
+		d->run_off = off;
+		d->run_size = size;
+		d->run_n = 1;
+		return 0;
+	}
+	dump_flush_run(d);
+	printf("  0x%0*" PRIx64 " %12zu %10s  %-4s", d->offw, off, size,
+	       fmt_size(b, size), "used");
+	if (name) {
+		fputs("  ", stdout);
+		put_name(stdout, name);
+	}
+	putchar('\n');
+	return 0;
+}
+
+/* Hex digits needed for offsets below size. */
+static int hex_width(uint64_t size)
+{
+	int w = 1;
+
+	while (w < 16 && (size >> (4 * w)) != 0)
+		w++;
+	return w < 6 ? 6 : w;
+}
+
+int cmd_dump(const struct cmd *c, const struct opts *o)
+{
+	struct dump_ctx d = { 0 };
+	struct names names;
+	struct sma_stats st;
+	struct json j;
+	char b1[32], b2[32], k[16];
+	int r = EXIT_FAIL, wr, werr = 0;
+	sma_t *a;
+
+	a = open_target(c, o, SMA_RDONLY);
+	if (!a)
+		return EXIT_FAIL;
+	if (sma_stats(a, &st) < 0) {
+		fail(c, "%s: reading the figures: %s", target_name(o),
+		     strerror(errno));
+		goto out_close;
+	}
+	if (names_load(a, &names) < 0) {
+		fail(c, "%s: reading the names: %s", target_name(o),
+		     strerror(errno));
+		goto out_close;
+	}
+	d.names = &names;
+	d.offw = hex_width(st.size);
+	if (o->json) {
+		json_init(&j, stdout);
+		d.j = &j;
+		json_obj(&j, NULL, 0);
+		if (o->path)
+			json_str(&j, "path", o->path);
+		json_i64(&j, "shmid", sma_shmid(a));
+		json_i64(&j, "key", sma_key(a));
+		json_str(&j, "key_hex", fmt_key(k, sma_key(a)));
+		json_u64(&j, "size", st.size);
+		json_arr(&j, "objects", 0);
+	} else {
+		printf("%s  key %s  shmid %d  size %s\n\n",
+		       arena_label(o, sma_key(a)), fmt_key(k, sma_key(a)),
+		       sma_shmid(a), fmt_size(b1, st.size));
+		printf("  %-*s %12s %10s  %-4s  %s\n", d.offw + 2, "OFFSET",
+		       "BYTES", "SIZE", "STATE", "NAME");
+	}
+	wr = sma_walk(a, dump_one, &d);
+	if (wr != 0)
+		werr = errno ? errno : EBADMSG;
+	if (o->json) {
+		json_end(&j);
+		/* What the walk saw: the used sizes add up to "used", the
+		 * free ones to "free". */
+		json_u64(&j, "live", d.nused);
+		json_u64(&j, "used", d.used);
+		json_u64(&j, "free_extents", d.nfree);
+		json_u64(&j, "free", d.free);
+		json_bool(&j, "complete", wr == 0);
+		json_end(&j);
+		json_finish(&j);
+	} else {
+		dump_flush_run(&d);
+		printf("\n  %" PRIu64 " object%s in use, %s; %" PRIu64
+		       " free extent%s, %s\n",
+		       d.nused, d.nused == 1 ? "" : "s", fmt_size(b1, d.used),
+		       d.nfree, d.nfree == 1 ? "" : "s", fmt_size(b2, d.free));
+	}
+	if (wr != 0) {
+		fail(c, "%s: the walk stopped early: %s (try sma check)",
+		     target_name(o), why(werr));
+		goto out;
+	}
+	r = EXIT_OK;
+out:
+	names_free(&names);
+out_close:
+	sma_close(a);
+	return r;
+}
+
+/* ---- check ---- */
+
+struct check_ctx {
+	unsigned problems;
+};
+
+static int check_one(const char *problem, void *arg)
+{
+	struct check_ctx *cc = arg;
+
+	cc->problems++;
+	put_name(stdout, problem ? problem : "(no description)");
+	putchar('\n');
+	return 0;
+}
+
+static int count_dead(const struct sma_slot_info *s, void *arg)
+{
+	unsigned *dead = arg;
+
+	if (!s->alive)
+		(*dead)++;
+	return 0;
+}
+
+/* Says what sma recover would do: dead slots, a dead lock holder. */
+static void check_notes(sma_t *a)
+{
+	struct sma_info in;
+	unsigned dead = 0;
+
+	if (sma_slots_each(a, count_dead, &dead) == 0 && dead)
+		printf("note: %u slot%s held by threads that no longer exist: "
+		       "sma recover returns what they hold\n",
+		       dead, dead == 1 ? "" : "s");
+	if (sma_info(a, &in) == 0 && in.lock_holder &&
+	    !pid_alive(in.lock_holder))
+		printf("note: the lock is held by pid %d, which no longer "
+		       "exists: the next locker takes it over\n",
+		       (int)in.lock_holder);
+}
+
+int cmd_check(const struct cmd *c, const struct opts *o)
+{
+	struct check_ctx cc = { 0 };
+	struct sma_stats st;
+	char b[32], k[16];
+	int r, err;
+	sma_t *a;
+
+	a = open_target(c, o, SMA_RDONLY);
+	if (!a)
+		return EXIT_FAIL;
+	r = sma_check_report(a, check_one, &cc);
+	err = errno;
+	if (r == 0) {
+		if (sma_stats(a, &st) == 0)
+			printf("ok: %s (key %s, shmid %d) is consistent: %"
+			       PRIu64 " live objects, %s used\n",
+			       target_name(o), fmt_key(k, sma_key(a)),
+			       sma_shmid(a), st.live, fmt_size(b, st.used));
+		else
+			printf("ok: %s is consistent\n", target_name(o));
+		check_notes(a);
+		r = EXIT_OK;
+	} else if (err == EBADMSG) {
+		if (cc.problems == 0)
+			printf("the arena is inconsistent (the checker named "
+			       "no problem)\n");
+		printf("%u problem%s found in %s (key %s, shmid %d)\n",
+		       cc.problems ? cc.problems : 1,
+		       cc.problems == 1 ? "" : "s", target_name(o),
+		       fmt_key(k, sma_key(a)), sma_shmid(a));
+		check_notes(a);
+		r = EXIT_PROBLEMS;
+	} else {
+		fail(c, "%s: the check could not run: %s", target_name(o),
+		     strerror(err));
+		r = EXIT_FAIL;
+	}
+	sma_close(a);
+	return r;
+}
+
+/* ---- recover ---- */
+
+int cmd_recover(const struct cmd *c, const struct opts *o)
+{
+	struct sma_info in0, in1;
+	struct sma_stats st0, st1;
+	unsigned dead = 0;
+	char b1[32], b2[32];
+	int r = EXIT_FAIL;
+	sma_t *a;
+
+	/* The figures before, through a read-only handle: on a writable one
+	 * reading the figures already reclaims what dead threads held. */
+	a = open_target(c, o, SMA_RDONLY);
+	if (!a)
+		return EXIT_FAIL;
+	if (sma_slots_each(a, count_dead, &dead) != 0 ||
+	    sma_info(a, &in0) < 0 || sma_stats(a, &st0) < 0) {
+		fail(c, "%s: reading the figures: %s", target_name(o),
+		     strerror(errno));
+		sma_close(a);
+		return EXIT_FAIL;
+	}
+	sma_close(a);
+
+	a = open_target(c, o, 0);
+	if (!a)
+		return EXIT_FAIL;
+	if (sma_recover(a) < 0) {
+		fail(c, "%s: %s", target_name(o), strerror(errno));
+		goto out;
+	}
+	if (sma_info(a, &in1) < 0 || sma_stats(a, &st1) < 0) {
+		fail(c, "%s: reading the figures: %s", target_name(o),
+		     strerror(errno));
+		goto out;
+	}
+	printf("recovered %s\n", target_name(o));
+	printf("  %-14s %u held by threads that no longer exist; %" PRIu32
+	       " -> %" PRIu32 " in use\n", "slots", dead, in0.slots_used,
+	       in1.slots_used);
+	printf("  %-14s %s -> %s\n", "free", fmt_size(b1, st0.free),
+	       fmt_size(b2, st1.free));
+	printf("  %-14s %s -> %s\n", "cached", fmt_size(b1, in0.cached),
+	       fmt_size(b2, in1.cached));
+	printf("  %-14s %" PRIu64 " -> %" PRIu64 "\n", "live objects",
+	       st0.live, st1.live);
+	printf("  %-14s %" PRIu64 " -> %" PRIu64 "\n", "repairs", in0.repairs,
+	       in1.repairs);
+	if (sma_check(a) == 0) {
+		printf("  %-14s ok\n", "check");
+		r = EXIT_OK;
+	} else {
+		printf("  %-14s problems remain: run sma check\n", "check");
+		r = EXIT_PROBLEMS;
+	}
+out:
+	sma_close(a);
+	return r;
+}
