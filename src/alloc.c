@@ -90,9 +90,17 @@ static uint64_t alloc_locked(struct sma *a, size_t size, size_t align, unsigned 
 		unsigned cls = size_class(size);
 		h->cls[cls].requests++;
 		off = sma__slab_alloc_locked(a, cls);
-		if (!off)
-			h->cls[cls].failures++;
 		usable = sma__class_size[cls];
+		if (!off) {
+			/* No slab can be had: a heap fragment will do. */
+			uint64_t b = sma__heap_alloc_locked(a, size, ALIGN, KIND_USER);
+			if (b) {
+				off = b + 16;
+				usable = hw_size(hw_load(a, b)) - BLOCK_OVERHEAD;
+			} else {
+				h->cls[cls].failures++;
+			}
+		}
 	} else {
 		if (size <= CACHE_MAX && kind == KIND_USER)
 			h->cls[size_class(size)].requests++;
@@ -106,8 +114,9 @@ static uint64_t alloc_locked(struct sma *a, size_t size, size_t align, unsigned 
 	}
 	STEP();
 	if (off) {
-		h->allocs++;
 		h->used += usable;
+		STEP();
+		h->allocs++;
 	}
 	sma__op_end(a);
 	return off;
@@ -215,8 +224,9 @@ static int free_locked(struct sma *a, uint64_t off, uint64_t usable)
 	STEP();
 	sma__free_object_locked(a, off);
 	STEP();
-	h->frees++;
 	h->used -= usable;
+	STEP();
+	h->frees++;
 out:
 	sma__op_end(a);
 	sma__unlock(a);
@@ -236,7 +246,8 @@ int sma_free(sma_t *a, sma_off_t off)
 	unsigned idx;
 	struct slab *s = sma__slab_of(a, off, &idx);
 	if (s) {
-		int rc = sma__cache_free(a, off, s->cls, sma__class_size[s->cls], 1);
+		struct live_ref lr = { &s->live[idx >> 6], 1ull << (idx & 63) };
+		int rc = sma__cache_free(a, off, s->cls, sma__class_size[s->cls], lr);
 		if (rc <= 0)
 			return rc;
 		return free_locked(a, off, sma__class_size[s->cls]);
@@ -257,7 +268,8 @@ int sma_free(sma_t *a, sma_off_t off)
 	}
 	uint64_t usable = hw_size(w) - BLOCK_OVERHEAD;
 	if (usable > SMALL_MAX && usable <= CACHE_MAX) {
-		int rc = sma__cache_free(a, off, size_class(usable), usable, 0);
+		struct live_ref lr = { bhdr(a, b), BF_LIVE };
+		int rc = sma__cache_free(a, off, size_class(usable), usable, lr);
 		if (rc <= 0)
 			return rc;
 	}
@@ -296,7 +308,8 @@ sma_off_t sma_realloc(sma_t *a, sma_off_t off, size_t size)
 		if (sma__lock(a) < 0)
 			return SMA_NULL;
 		uint64_t b = off - 16;
-		sma__op_begin(a, LOP_OTHER, off, 0);
+		sma__op_begin(a, LOP_RESIZE, off, a->h->used);
+		a->h->lock_b = usable;
 		int ok = (hw_load(a, b) & BF_LIVE) && sma__heap_resize_locked(a, b, size) == 0;
 		if (ok) {
 			uint64_t now = hw_size(hw_load(a, b)) - BLOCK_OVERHEAD;

@@ -22,7 +22,8 @@
  *   C3  small classes cache slab slots of that class; a medium class k
  *       caches heap blocks whose usable size is in class k (above the size
  *       of class k-1, at most that of k), the size kept in the entry.
- *   C4  a slot's cached_bytes is the sum of the usable sizes it caches.
+ *   C4  a slot's cached_bytes is the sum of the usable sizes of the
+ *       medium blocks it caches (small ones are counted by class).
  *
  * The lock-free moves, and why a crash between any two steps is repaired
  * (sma__slot_recover_locked):
@@ -42,7 +43,7 @@ uint32_t sma__cache_cap[NCLASSES];
 uint32_t sma__cache_base[NCLASSES];
 uint32_t sma__cache_entries;
 
-#define REFILL 32u	/* small objects taken from a slab at once */
+#define REFILL 48u	/* small objects taken from slabs at once */
 
 struct cache_block {
 	uint32_t count[NCLASSES];	/* objects cached per class */
@@ -64,8 +65,8 @@ void sma__cache_init_tables(void)
 		if (c < NSMALL) {
 			cap = 64;
 		} else {
-			cap = 65536u / sma__class_size[c];
-			cap = cap < 2 ? 2 : cap > 32 ? 32 : cap;
+			cap = (512u * 1024) / sma__class_size[c];
+			cap = cap < 8 ? 8 : cap > 32 ? 32 : cap;
 		}
 		sma__cache_cap[c] = cap;
 		sma__cache_base[c] = base;
@@ -89,7 +90,7 @@ struct tref {
 	struct slot *slot;	/* NULL: no slot could be had */
 	struct cache_block *c;
 };
-static _Thread_local struct tref t_ref[NTREF];
+static TLS struct tref t_ref[NTREF];
 static pthread_key_t t_key;
 static pthread_once_t t_key_once = PTHREAD_ONCE_INIT;
 
@@ -172,7 +173,8 @@ static void flush_locked(struct sma *a, struct slot *s, struct cache_block *c, u
 		give_back_locked(a, entry_off(e[i]), cls);
 	}
 	c->count[cls] = cnt - n;
-	s->cached_bytes -= bytes;
+	if (cls >= NSMALL)
+		s->cached_bytes -= bytes;
 	STEP();
 	atomic_store_explicit((_Atomic uint32_t *)&s->op, SOP_NONE, memory_order_release);
 }
@@ -286,35 +288,39 @@ void sma__slot_recover_locked(struct sma *a, struct slot *s)
 		if (c->count[k] > sma__cache_cap[k])
 			c->count[k] = 0;
 
-	cls = s->inf_cls;
-	uint64_t x = s->inf_off;
-	if (s->inf_kind != INF_NONE && x && cls < NCLASSES) {
+	uint64_t inf = atomic_load(&s->inf);
+	cls = INF_CLS(inf);
+	uint64_t x = INF_OFF(inf);
+	unsigned kind = INF_KIND(inf);
+	if (kind != INF_NONE && x && cls < NCLASSES) {
 		uint64_t usable;
 		int live = sma__object_live(a, x, &usable, NULL);
 		uint64_t *e = &c->entry[sma__cache_base[cls]];
 		uint32_t cnt = c->count[cls];
 		int at_top = cnt > 0 && entry_off(e[cnt - 1]) == x;
-		if (s->inf_kind == INF_POP) {
-			if (live && s->allocs == s->inf_ctr) {
-				s->allocs++;
-				s->used += usable;
-			} else if (!live && !at_top && cnt < sma__cache_cap[cls]) {
+		if (kind == INF_POP) {
+			if (live) {
+				/* Handed out: count it where the thread did not. */
+				if (s->used == s->inf_used)
+					s->used += usable;
+				if (s->allocs == s->inf_ctr)
+					s->allocs++;
+			} else if (!at_top && cnt < sma__cache_cap[cls]) {
 				e[cnt] = entry_make(x, cls < NSMALL ? 0 : usable_of(a, x));
 				c->count[cls] = cnt + 1;
 			}
-		} else if (s->inf_kind == INF_PUSH && !live) {
+		} else if (kind == INF_PUSH && !live) {
 			if (!at_top && cnt < sma__cache_cap[cls]) {
 				e[cnt] = entry_make(x, cls < NSMALL ? 0 : usable_of(a, x));
 				c->count[cls] = cnt + 1;
 			}
-			if (s->frees == s->inf_ctr) {
-				s->frees++;
+			if (s->used == s->inf_used)
 				s->used -= cached_usable(a, x, cls);
-			}
+			if (s->frees == s->inf_ctr)
+				s->frees++;
 		}
 	}
-	s->inf_kind = INF_NONE;
-	s->inf_off = 0;
+	atomic_store(&s->inf, 0);
 	h->recovered_slots++;
 	slot_release_locked(a, s);
 }
@@ -338,22 +344,56 @@ unsigned sma__reclaim_dead_locked(struct sma *a)
 
 /* ---- the fast paths ------------------------------------------------------ */
 
-static struct tref *tref_get(struct sma *a)
+/* This thread's entry for handle a, moved to the front; NULL if none.
+ * (A fork child starts with none: sma__tls_after_fork.) */
+static inline struct tref *tref_get(struct sma *a)
 {
-	uint32_t fgen = atomic_load_explicit(&sma__fork_gen, memory_order_relaxed);
-	for (unsigned i = 0; i < NTREF; i++) {
-		struct tref *r = &t_ref[i];
-		if (r->hid == a->hid && r->fgen == fgen)
-			return r;
+	if (LIKELY(t_ref[0].hid == a->hid))
+		return &t_ref[0];
+	for (unsigned i = 1; i < NTREF; i++) {
+		if (t_ref[i].hid == a->hid) {
+			struct tref t = t_ref[i];
+			t_ref[i] = t_ref[0];
+			t_ref[0] = t;
+			return &t_ref[0];
+		}
 	}
 	return NULL;
 }
 
-/* This thread's slot on a, taking one if it has none; NULL: work without. */
-static struct tref *tref_take(struct sma *a)
+/* In the child of a fork, in its only thread: the parent's slots are not
+ * the child's. */
+void sma__tls_after_fork(void)
 {
-	struct tref *r = tref_get(a);
-	if (LIKELY(r != NULL)) {
+	memset(t_ref, 0, sizeof t_ref);
+}
+
+/* Bytes a slot's cache holds: medium ones counted as they move, small
+ * ones by class. */
+uint64_t sma__slot_cached_bytes(const struct sma *a, const struct slot *s)
+{
+	uint64_t bytes = s->cached_bytes;
+	const struct cache_block *c = cache_of(a, s);
+	if (c)
+		for (unsigned cls = 0; cls < NSMALL; cls++)
+			if (c->count[cls] <= sma__cache_cap[cls])
+				bytes += (uint64_t)c->count[cls] * sma__class_size[cls];
+	return bytes;
+}
+
+static struct tref *tref_take_slow(struct sma *a, struct tref *r);
+
+/* This thread's slot on a, taking one if it has none; NULL: work without. */
+static inline struct tref *tref_take(struct sma *a)
+{
+	if (LIKELY(t_ref[0].hid == a->hid && t_ref[0].slot != NULL))
+		return &t_ref[0];
+	return tref_take_slow(a, tref_get(a));
+}
+
+__attribute__((noinline)) static struct tref *tref_take_slow(struct sma *a, struct tref *r)
+{
+	if (r != NULL) {
 		if (LIKELY(r->slot != NULL))
 			return r;
 		if (++r->misses & 1023)
@@ -361,9 +401,11 @@ static struct tref *tref_take(struct sma *a)
 	} else {
 		uint32_t fgen = atomic_load_explicit(&sma__fork_gen, memory_order_relaxed);
 		struct tref *victim = NULL;
+		pthread_mutex_lock(&sma__registry_lock);
 		for (unsigned i = 0; i < NTREF && !victim; i++)
-			if (!t_ref[i].hid || t_ref[i].fgen != fgen || !sma__registry_find(t_ref[i].hid))
+			if (!t_ref[i].hid || !sma__registry_find(t_ref[i].hid))
 				victim = &t_ref[i];
+		pthread_mutex_unlock(&sma__registry_lock);
 		if (!victim)
 			return NULL; /* this thread uses too many arenas at once */
 		memset(victim, 0, sizeof *victim);
@@ -386,11 +428,14 @@ static struct tref *tref_take(struct sma *a)
 	return r;
 }
 
+/* Marks a cached object live.  Its entry was checked when it entered the
+ * cache, so the slab is found straight from the page map. */
 static inline void set_live(struct sma *a, uint64_t off, unsigned cls)
 {
 	if (cls < NSMALL) {
-		unsigned idx;
-		struct slab *s = sma__slab_of(a, off, &idx);
+		uint64_t p = (uint64_t)(pmap(a)[off >> PAGE_SHIFT] & PM_VAL) << PAGE_SHIFT;
+		struct slab *s = (struct slab *)at(a, p);
+		unsigned idx = sma__slab_index(cls, off - p - SLAB_HDR);
 		atomic_fetch_or_explicit(&s->live[idx >> 6], 1ull << (idx & 63), memory_order_acq_rel);
 	} else {
 		atomic_fetch_or_explicit(bhdr(a, off - 16), BF_LIVE, memory_order_acq_rel);
@@ -401,21 +446,22 @@ static inline uint64_t pop(struct sma *a, struct slot *s, struct cache_block *c,
 {
 	uint32_t n = c->count[cls];
 	uint64_t x = entry_off(c->entry[sma__cache_base[cls] + n - 1]);
-	s->inf_off = x;
-	s->inf_cls = cls;
 	s->inf_ctr = s->allocs;
-	atomic_store_explicit((_Atomic uint32_t *)&s->inf_kind, INF_POP, memory_order_release);
+	s->inf_used = s->used;
+	atomic_store_explicit(&s->inf, INF_PACK(x, cls, INF_POP), memory_order_release);
 	STEP();
 	c->count[cls] = n - 1;
 	STEP();
 	set_live(a, x, cls);
 	STEP();
 	uint64_t usable = cls < NSMALL ? sma__class_size[cls] : entry_usable(c->entry[sma__cache_base[cls] + n - 1]);
-	s->allocs++;
 	s->used += usable;
-	s->cached_bytes -= usable;
 	STEP();
-	atomic_store_explicit((_Atomic uint32_t *)&s->inf_kind, INF_NONE, memory_order_release);
+	s->allocs++;
+	if (cls >= NSMALL)
+		s->cached_bytes -= usable;
+	STEP();
+	atomic_store_explicit(&s->inf, 0, memory_order_release);
 	return x;
 }
 
@@ -469,7 +515,7 @@ int sma__cache_alloc(struct sma *a, unsigned cls, size_t size, uint64_t *off)
 	if (sma__lock(a) < 0)
 		return -1;
 	unsigned got = 0;
-	for (int tries = 0; tries < 2 && got < REFILL / 2; tries++) {
+	for (int tries = 0; tries < 3 && got < REFILL / 2; tries++) {
 		uint32_t cnt = c->count[cls];
 		s->op_b = cnt;
 		a->h->lock_slot = (uint32_t)(s - sma__slot(a, 0)) + 1;
@@ -477,7 +523,6 @@ int sma__cache_alloc(struct sma *a, unsigned cls, size_t size, uint64_t *off)
 		unsigned k = sma__slab_take_locked(a, cls, &c->entry[sma__cache_base[cls] + cnt],
 						   REFILL - got, s);
 		c->count[cls] = cnt + k;
-		s->cached_bytes += (uint64_t)k * sma__class_size[cls];
 		STEP();
 		atomic_store_explicit((_Atomic uint32_t *)&s->op, SOP_NONE, memory_order_release);
 		sma__op_end(a);
@@ -499,7 +544,7 @@ int sma__cache_alloc(struct sma *a, unsigned cls, size_t size, uint64_t *off)
  * (its class, its usable size, small or medium).  0; 1 when the caller
  * must take the locked path; -1 with EINVAL if it is not live.
  */
-int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uint64_t usable, int small)
+int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uint64_t usable, struct live_ref lr)
 {
 	struct tref *r = tref_take(a);
 	if (!r)
@@ -507,48 +552,42 @@ int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uint64_t usable, 
 	struct slot *s = r->slot;
 	struct cache_block *c = r->c;
 	uint32_t n = c->count[cls];
-	if (UNLIKELY(n >= sma__cache_cap[cls] || s->cached_bytes + usable > a->h->cache_budget)) {
+	if (UNLIKELY(n >= sma__cache_cap[cls] || (cls >= NSMALL && s->cached_bytes + usable > a->h->cache_budget))) {
 		if (sma__lock(a) < 0)
 			return -1;
 		a->h->lock_slot = (uint32_t)(s - sma__slot(a, 0)) + 1;
 		sma__op_begin(a, LOP_SLOT, 0, 0);
 		if (n >= sma__cache_cap[cls])
-			flush_locked(a, s, c, cls, n - sma__cache_cap[cls] / 2);
-		if (s->cached_bytes + usable > a->h->cache_budget)
-			flush_all_locked(a, s, c);
+			flush_locked(a, s, c, cls, n - sma__cache_cap[cls] / 4);
+		if (cls >= NSMALL && s->cached_bytes + usable > a->h->cache_budget)
+			for (unsigned k = NSMALL; k < NCLASSES; k++)
+				flush_locked(a, s, c, k, c->count[k]);
 		sma__op_end(a);
 		sma__unlock(a);
 		n = c->count[cls];
 	}
-	s->inf_off = off;
-	s->inf_cls = cls;
 	s->inf_ctr = s->frees;
-	atomic_store_explicit((_Atomic uint32_t *)&s->inf_kind, INF_PUSH, memory_order_release);
+	s->inf_used = s->used;
+	atomic_store_explicit(&s->inf, INF_PACK(off, cls, INF_PUSH), memory_order_release);
 	STEP();
-	uint64_t old;
-	if (small) {
-		unsigned idx;
-		struct slab *sl = sma__slab_of(a, off, &idx);
-		uint64_t bit = 1ull << (idx & 63);
-		old = atomic_fetch_and_explicit(&sl->live[idx >> 6], ~bit, memory_order_acq_rel) & bit;
-	} else {
-		old = atomic_fetch_and_explicit(bhdr(a, off - 16), ~BF_LIVE, memory_order_acq_rel) & BF_LIVE;
-	}
+	uint64_t old = atomic_fetch_and_explicit(lr.word, ~lr.bit, memory_order_acq_rel) & lr.bit;
 	if (!old) {
-		atomic_store_explicit((_Atomic uint32_t *)&s->inf_kind, INF_NONE, memory_order_release);
+		atomic_store_explicit(&s->inf, 0, memory_order_release);
 		errno = EINVAL;
 		return -1;
 	}
 	STEP();
-	c->entry[sma__cache_base[cls] + n] = small ? off : entry_make(off, usable);
+	c->entry[sma__cache_base[cls] + n] = cls < NSMALL ? off : entry_make(off, usable);
 	STEP();
 	c->count[cls] = n + 1;
 	STEP();
-	s->frees++;
 	s->used -= usable;
-	s->cached_bytes += usable;
 	STEP();
-	atomic_store_explicit((_Atomic uint32_t *)&s->inf_kind, INF_NONE, memory_order_release);
+	s->frees++;
+	if (cls >= NSMALL)
+		s->cached_bytes += usable;
+	STEP();
+	atomic_store_explicit(&s->inf, 0, memory_order_release);
 	return 0;
 }
 
@@ -607,11 +646,10 @@ void sma__tls_forget(struct sma *a)
 
 static void thread_exit(void *unused)
 {
-	uint32_t fgen = atomic_load(&sma__fork_gen);
 	pthread_mutex_lock(&sma__registry_lock);
 	for (unsigned i = 0; i < NTREF; i++) {
 		struct tref *r = &t_ref[i];
-		if (!r->hid || r->fgen != fgen) {
+		if (!r->hid) {
 			memset(r, 0, sizeof *r);
 			continue;
 		}

@@ -404,11 +404,32 @@ uint64_t sma__heap_largest_locked(const struct sma *a)
  * 0, or -1 if the blocks themselves are broken (H1), in which case nothing
  * past the break is touched.
  */
+/* The page-map entries of pages from *next up to (not including) the
+ * page of block b, which is a block start: those pages hold no block start
+ * (slab pages are written by the slab's rebuild).  Writes only entries
+ * that are wrong: threads read the map without the lock. */
+static void pm_settle(struct sma *a, uint64_t *next, uint64_t b, uint64_t slab_lo, uint64_t slab_hi)
+{
+	uint32_t *pm = pmap(a);
+	uint64_t pg = b >> PAGE_SHIFT;
+	for (uint64_t q = *next; q < pg; q++) {
+		if (q >= slab_lo && q < slab_hi)
+			continue;
+		if (pm[q] != 0)
+			pm[q] = 0;
+	}
+	if (*next <= pg) {
+		uint32_t want = PM_FIRST | (uint32_t)((b & (PAGE - 1)) >> 4);
+		if (pm[pg] != want)
+			pm[pg] = want;
+		*next = pg + 1;
+	}
+}
+
 int sma__heap_rebuild_locked(struct sma *a)
 {
 	struct sma_header *h = a->h;
-	uint32_t *pm = pmap(a);
-	memset(pm, 0, h->npages * sizeof *pm);
+	uint64_t pm_next = h->heap_off >> PAGE_SHIFT, slab_lo = 0, slab_hi = 0;
 	h->fl_bitmap = 0;
 	memset(h->sl_bitmap, 0, sizeof h->sl_bitmap);
 	memset(h->heads, 0, sizeof h->heads);
@@ -436,13 +457,13 @@ int sma__heap_rebuild_locked(struct sma *a)
 				continue;
 			}
 			atomic_store(bhdr(a, b), hw_make(b, size, KIND_USER, BF_FREE));
-			pm_set_first(a, b);
+			pm_settle(a, &pm_next, b, slab_lo, slab_hi);
 			pend = b;
 			pend_size = size;
 			b += size;
 			continue;
 		}
-		pm_set_first(a, b);
+		pm_settle(a, &pm_next, b, slab_lo, slab_hi);
 		if (pend) {
 			list_insert(a, pend, pend_size);
 			set_prev_free(a, b, pend_size);
@@ -454,17 +475,20 @@ int sma__heap_rebuild_locked(struct sma *a)
 			struct slab *s = (struct slab *)at(a, b + 16);
 			if (sma__slab_rebuild_locked(a, s, b + 16) < 0)
 				rc = -1;
+			slab_lo = (b + 16) >> PAGE_SHIFT;
+			slab_hi = (b + 16 + SLAB_SIZE) >> PAGE_SHIFT;
 		}
 		b += size;
 	}
 	if (rc == 0 && b == h->heap_end) {
-		pm_set_first(a, b);
+		pm_settle(a, &pm_next, b, slab_lo, slab_hi);
 		if (pend) {
 			list_insert(a, pend, pend_size);
 			set_prev_free(a, b, pend_size);
 		} else {
 			clear_prev_free(a, b);
 		}
+		sma__slabs_release_empty_locked(a);
 	} else {
 		rc = -1;
 	}

@@ -48,7 +48,11 @@ static void stats_read(const struct sma *a, struct sma_stats *st)
 		if (h->cls[c].free && sma__class_size[c] > largest)
 			largest = sma__class_size[c];
 	}
-	free += slots_sum(a, offsetof(struct slot, cached_bytes));
+	for (unsigned i = 0; i < h->nslots; i++) {
+		const struct slot *s = sma__slot(a, i);
+		if (atomic_load(&s->state) == SLOT_HELD)
+			free += sma__slot_cached_bytes(a, s);
+	}
 	st->free = free;
 	st->largest_free = largest < free ? largest : free;
 	struct shmid_ds ds;
@@ -509,10 +513,10 @@ static void check_slots(struct ck *c)
 				bytes += usable;
 			}
 		}
-		sbytes += s->cached_bytes;
+		sbytes += sma__slot_cached_bytes(a, s);
 		/* The one object a thread is moving between cache and user. */
-		uint64_t x = s->inf_off;
-		if (atomic_load((_Atomic uint32_t *)&s->inf_kind) != INF_NONE && x && ent) {
+		uint64_t inf = atomic_load(&((struct slot *)s)->inf), x = INF_OFF(inf);
+		if (INF_KIND(inf) != INF_NONE && x && ent) {
 			if (nent == cap) {
 				uint64_t *t = realloc(ent, 2 * cap * sizeof *t);
 				if (t) {
@@ -718,7 +722,11 @@ int sma_info(sma_t *a, struct sma_info *in)
 		if (atomic_load(&sma__slot(a, i)->state) == SLOT_HELD)
 			in->slots_used++;
 	in->nclasses = NCLASSES;
-	in->cached = slots_sum(a, offsetof(struct slot, cached_bytes));
+	for (unsigned i = 0; i < h->nslots; i++) {
+		const struct slot *s = sma__slot(a, i);
+		if (atomic_load(&s->state) == SLOT_HELD)
+			in->cached += sma__slot_cached_bytes(a, s);
+	}
 	return 0;
 }
 
@@ -774,7 +782,7 @@ int sma_slots_each(sma_t *a, int (*fn)(const struct sma_slot_info *, void *), vo
 			.pid = s->pid,
 			.tid = s->tid,
 			.alive = sma__proc_alive(s->pid, s->start),
-			.cached_bytes = s->cached_bytes,
+			.cached_bytes = sma__slot_cached_bytes(a, s),
 			.allocs = s->allocs,
 			.frees = s->frees,
 		};

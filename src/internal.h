@@ -62,6 +62,8 @@
 #define SMA_DEBUG 0
 #endif
 #define HIDDEN __attribute__((visibility("hidden")))
+/* Thread-locals of the library: static TLS, reached without a call. */
+#define TLS _Thread_local __attribute__((tls_model("initial-exec")))
 HIDDEN void sma__assert_fail(const char *e, const char *file, int line);
 
 /* A debug assertion: compiled always, checked only in debug builds. */
@@ -181,6 +183,10 @@ struct class_state {
  */
 enum { SLOT_FREE = 0, SLOT_HELD = 1 };
 enum { INF_NONE = 0, INF_POP = 1, INF_PUSH = 2 };
+#define INF_PACK(off, cls, kind) ((off) | (uint64_t)(cls) << 40 | (uint64_t)(kind) << 48)
+#define INF_OFF(v) ((v) & OFF_MASK)
+#define INF_CLS(v) ((unsigned)((v) >> 40) & 0xff)
+#define INF_KIND(v) ((unsigned)((v) >> 48) & 0x3)
 enum { SOP_NONE = 0, SOP_REFILL = 1, SOP_FLUSH = 2 };
 struct slot {
 	_Atomic uint32_t state; /* SLOT_FREE or SLOT_HELD */
@@ -190,16 +196,17 @@ struct slot {
 	uint64_t start;		/* start time of the process (clock ticks) */
 	uint64_t cache;		/* offset of its cache block, 0 = none */
 	uint64_t hid;		/* which handle of the process took it */
-	/* What a thread is moving between its cache and a user, lock free. */
-	uint64_t inf_off;	/* object, 0 = none */
-	uint32_t inf_kind;	/* INF_POP or INF_PUSH */
-	uint32_t inf_cls;	/* its class */
+	/* What a thread is moving between its cache and a user, lock free:
+	 * INF_PACK(object, class, INF_POP or INF_PUSH), 0 = nothing. */
+	_Atomic uint64_t inf;
 	uint64_t inf_ctr;	/* allocs (pop) or frees (push) before the move */
+	uint64_t inf_used;	/* used before the move */
 	/* Counters of what this slot's thread did through its cache. */
 	uint64_t allocs;	/* objects handed out */
 	uint64_t frees;		/* objects taken back */
 	uint64_t used;		/* bytes handed out less bytes taken back (mod 2^64) */
-	uint64_t cached_bytes;	/* bytes held in the cache */
+	uint64_t cached_bytes;	/* bytes held in the cache's medium classes
+				   (small ones: count x class size) */
 	/* A locked operation on the cache in flight (refill or flush). */
 	uint32_t op;		/* SOP_* */
 	uint32_t op_cls;	/* class */
@@ -229,6 +236,7 @@ enum {
 	LOP_NAMED,	/* a named-object allocation */
 	LOP_NAMED_FREE,	/* a named-object free; a = the object */
 	LOP_RECOVER,	/* a recovery */
+	LOP_RESIZE,	/* an in-place realloc; a = object, b = old usable, ctr = used */
 	LOP_OTHER,
 };
 
@@ -270,6 +278,7 @@ struct sma_header {
 	uint64_t lock_b;	   /* its usable size */
 	uint64_t lock_ctr;	   /* counter value before the operation */
 	uint64_t lock_new;	   /* a library block being set up, 0 = none */
+	uint64_t lock_used;	   /* used before the operation */
 	uint64_t lock_ops;	   /* semaphore operations since creation */
 	uint64_t repairs;	   /* dead holders' operations repaired */
 	uint64_t recovered_slots;  /* dead slots reclaimed */
@@ -450,11 +459,24 @@ HIDDEN uint64_t sma__slab_alloc_locked(struct sma *a, unsigned cls);
 HIDDEN void sma__slab_put_locked(struct sma *a, struct slab *s, unsigned idx);
 HIDDEN unsigned sma__slab_take_locked(struct sma *a, unsigned cls, uint64_t *out, unsigned n, struct slot *log);
 HIDDEN int sma__slab_rebuild_locked(struct sma *a, struct slab *s, uint64_t slab_off);
+HIDDEN void sma__slabs_release_empty_locked(struct sma *a);
 HIDDEN uint64_t sma__slab_obj(const struct slab *s, uint64_t slab_off, unsigned idx);
+HIDDEN extern uint64_t sma__slab_inv[NSMALL];
+/* The index of the object d bytes past the first of a slab of class cls. */
+static inline unsigned sma__slab_index(unsigned cls, uint64_t d)
+{
+	return (unsigned)((d * sma__slab_inv[cls]) >> 32);
+}
 
 /* cache.c */
 HIDDEN int sma__cache_alloc(struct sma *a, unsigned cls, size_t size, uint64_t *off);
-HIDDEN int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uint64_t usable, int small);
+/* Where an object's live flag is: a slab's bitmap word, or a block's
+ * header word, and the bit in it. */
+struct live_ref {
+	_Atomic uint64_t *word;
+	uint64_t bit;
+};
+HIDDEN int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uint64_t usable, struct live_ref lr);
 HIDDEN void sma__cache_flush_self(struct sma *a);
 HIDDEN void sma__slots_release_process(struct sma *a);
 HIDDEN void sma__slot_recover_locked(struct sma *a, struct slot *s);
@@ -462,6 +484,8 @@ HIDDEN unsigned sma__reclaim_dead_locked(struct sma *a);
 HIDDEN struct slot *sma__slot(const struct sma *a, unsigned i);
 HIDDEN void sma__cache_init_tables(void);
 HIDDEN void sma__tls_forget(struct sma *a);
+HIDDEN void sma__tls_after_fork(void);
+HIDDEN uint64_t sma__slot_cached_bytes(const struct sma *a, const struct slot *s);
 
 /* alloc.c */
 HIDDEN int sma__object_live(const struct sma *a, uint64_t off, uint64_t *usable, unsigned *kind);

@@ -91,6 +91,7 @@ void sma__op_begin(struct sma *a, uint32_t op, uint64_t arg, uint64_t ctr)
 	struct sma_header *h = a->h;
 	h->lock_a = arg;
 	h->lock_ctr = ctr;
+	h->lock_used = h->used;
 	atomic_store_explicit((_Atomic uint32_t *)&h->lock_op, op, memory_order_release);
 }
 
@@ -120,10 +121,11 @@ void sma__repair_locked(struct sma *a)
 		if (!x)
 			break;
 		if (sma__object_live(a, x, &usable, NULL)) {
-			if (h->allocs == h->lock_ctr) {
-				h->allocs++;
+			/* Each counter on its own: a crash may fall between them. */
+			if (h->used == h->lock_used)
 				h->used += usable;
-			}
+			if (h->allocs == h->lock_ctr)
+				h->allocs++;
 		} else {
 			unsigned idx;
 			struct slab *s = sma__slab_of(a, x, &idx);
@@ -136,10 +138,10 @@ void sma__repair_locked(struct sma *a)
 		 * giving the object back, and count it. */
 		if (x && !sma__object_live(a, x, NULL, NULL)) {
 			sma__free_object_locked(a, x);
-			if (h->frees == h->lock_ctr) {
-				h->frees++;
+			if (h->used == h->lock_used)
 				h->used -= h->lock_b;
-			}
+			if (h->frees == h->lock_ctr)
+				h->frees++;
 		}
 		break;
 	case LOP_NAMED:
@@ -147,17 +149,25 @@ void sma__repair_locked(struct sma *a)
 		 * sweep below frees the object and its record. */
 		if (x && !sma__named_unlinked(a, x) && h->allocs == h->lock_ctr &&
 		    sma__object_live(a, x, &usable, NULL)) {
+			/* named and allocs move together after used (named.c) */
+			if (h->used == h->lock_used)
+				h->used += usable;
 			h->named++;
 			h->allocs++;
-			h->used += usable;
 		}
 		break;
 	case LOP_NAMED_FREE:
 		if (x && sma__named_unlinked(a, x) && h->frees == h->lock_ctr) {
+			if (h->used == h->lock_used)
+				h->used -= h->lock_b;
 			h->named--;
 			h->frees++;
-			h->used -= h->lock_b;
 		}
+		break;
+	case LOP_RESIZE:
+		/* The block changed size but the bytes in use were not told. */
+		if (x && h->used == h->lock_ctr && sma__object_live(a, x, &usable, NULL))
+			h->used += usable - h->lock_b;
 		break;
 	case LOP_SLOT:
 		if (h->lock_slot && h->lock_slot <= h->nslots)

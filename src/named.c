@@ -160,9 +160,10 @@ sma_off_t sma_named_alloc(sma_t *a, const char *name, size_t size, int *created)
 	STEP();
 	atomic_store_explicit(head, rb + 16, memory_order_release);
 	STEP();
+	h->used += usable;
+	STEP();
 	h->named++;
 	h->allocs++;
-	h->used += usable;
 	sma__op_end(a);
 	if (created)
 		*created = 1;
@@ -229,9 +230,10 @@ int sma_named_free(sma_t *a, const char *name)
 	STEP();
 	sma__heap_free_locked(a, off_of(a, r) - 16);
 	STEP();
+	h->used -= usable;
+	STEP();
 	h->named--;
 	h->frees++;
-	h->used -= usable;
 	sma__op_end(a);
 	rc = 0;
 out:

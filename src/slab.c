@@ -28,13 +28,13 @@ const uint32_t sma__class_size[NCLASSES] = {
 _Static_assert(C16(7, 7) == CACHE_MAX, "the last class is CACHE_MAX");
 
 static uint16_t slab_nobj[NSMALL];
-static uint64_t slab_inv[NSMALL]; /* ceil(2^32 / size) */
+uint64_t sma__slab_inv[NSMALL]; /* ceil(2^32 / size) */
 
 void sma__slab_init(void)
 {
 	for (unsigned c = 0; c < NSMALL; c++) {
 		slab_nobj[c] = (uint16_t)((SLAB_SIZE - SLAB_HDR) / sma__class_size[c]);
-		slab_inv[c] = ((1ull << 32) + sma__class_size[c] - 1) / sma__class_size[c];
+		sma__slab_inv[c] = ((1ull << 32) + sma__class_size[c] - 1) / sma__class_size[c];
 	}
 }
 
@@ -67,7 +67,7 @@ struct slab *sma__slab_of(const struct sma *a, uint64_t off, unsigned *idx)
 	if (cls >= NSMALL || s->magic != (SLAB_MAGIC | cls) || s->nobj != slab_nobj[cls])
 		return NULL;
 	uint64_t d = off - p - SLAB_HDR;
-	unsigned i = (unsigned)((d * slab_inv[cls]) >> 32);
+	unsigned i = (unsigned)((d * sma__slab_inv[cls]) >> 32);
 	if ((uint64_t)i * sma__class_size[cls] != d || i >= s->nobj)
 		return NULL;
 	*idx = i;
@@ -142,7 +142,9 @@ static void slab_release(struct sma *a, struct slab *s, uint64_t p)
 	c->slots -= s->nobj;
 	c->free -= s->nobj;
 	map_pages(a, p, 0);
-	s->magic = 0;
+	/* A library block from here on: if a crash stops us, the repair's
+	 * sweep frees it, and no walk mistakes it for a slab. */
+	atomic_store(bhdr(a, p - 16), (hw_load(a, p - 16) & ~B_KIND_MASK) | ((uint64_t)KIND_INTERNAL << B_KIND_SHIFT));
 	STEP();
 	sma__heap_free_locked(a, p - 16);
 }
@@ -183,6 +185,8 @@ unsigned sma__slab_take_locked(struct sma *a, unsigned cls, uint64_t *out, unsig
 		atomic_store_explicit((_Atomic uint32_t *)&log->op, SOP_REFILL, memory_order_release);
 		STEP();
 	}
+	if (!log)
+		h->lock_a = out[0]; /* the locked allocation's object (lock.c) */
 	s->free[w] &= ~mask;
 	STEP();
 	s->nfree = (uint16_t)(s->nfree - k);
@@ -198,7 +202,6 @@ uint64_t sma__slab_alloc_locked(struct sma *a, unsigned cls)
 	uint64_t off;
 	if (sma__slab_take_locked(a, cls, &off, 1, NULL) != 1)
 		return 0;
-	a->h->lock_a = off;
 	STEP();
 	unsigned idx;
 	struct slab *s = sma__slab_of(a, off, &idx);
@@ -223,6 +226,21 @@ void sma__slab_put_locked(struct sma *a, struct slab *s, unsigned idx)
 	}
 	if (!s->listed)
 		list_push(a, s->cls, s, p);
+}
+
+/* After a rebuild: gives back the slabs a crash left empty (S4). */
+void sma__slabs_release_empty_locked(struct sma *a)
+{
+	for (unsigned cls = 0; cls < NSMALL; cls++) {
+		uint64_t p = a->h->cls[cls].partial;
+		for (uint64_t n = max_blocks(a); p && n--;) {
+			struct slab *s = slab_at(a, p);
+			uint64_t next = s->next;
+			if (s->nfree == s->nobj)
+				slab_release(a, s, p);
+			p = next;
+		}
+	}
 }
 
 /* Re-derives a slab's counts, list and pages during a heap walk; -1 if

@@ -14,8 +14,8 @@
 
 _Atomic uint32_t sma__fork_gen = 1;
 
-static _Thread_local pid_t t_tid;
-static _Thread_local uint32_t t_tid_gen;
+static TLS pid_t t_tid;
+static TLS uint32_t t_tid_gen;
 static pid_t g_pid;
 static uint32_t g_pid_gen;
 static uint64_t g_start;
@@ -69,8 +69,8 @@ uint64_t sma__proc_start(pid_t pid)
 	char *p = strrchr(buf, ')');
 	if (!p)
 		return 0;
-	p++;
-	for (int field = 2; field < 22 && *p; field++) {
+	p++; /* at the space before field 3 */
+	for (int field = 3; field < 22 && *p; field++) {
 		p = strchr(p + 1, ' ');
 		if (!p)
 			return 0;
@@ -109,6 +109,7 @@ int sma__proc_alive(pid_t pid, uint64_t start)
 static void atfork_child(void)
 {
 	atomic_fetch_add(&sma__fork_gen, 1);
+	sma__tls_after_fork();
 }
 
 static void init(void)
