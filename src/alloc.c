@@ -144,6 +144,9 @@ static sma_off_t alloc_slow(sma_t *a, size_t size, size_t align)
 		if (sma__lock(a) < 0)
 			return SMA_NULL;
 		sma__reclaim_dead_locked(a);
+		/* Slabs threads own are theirs only by preference. */
+		for (uint32_t o = 1; o <= a->h->nslots; o++)
+			sma__slabs_disown_locked(a, o);
 		off = alloc_locked(a, size, align, KIND_USER);
 		sma__unlock(a);
 	}

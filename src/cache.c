@@ -48,8 +48,11 @@ uint32_t sma__cache_entries;
 struct cache_block {
 	uint32_t count[NCLASSES];	/* objects cached per class */
 	uint64_t req[NCLASSES];		/* allocations asked per class */
+	uint64_t own[NSMALL];		/* heads of the lists of the thread's own
+					   slabs with free slots (slab.c) */
 	uint64_t entry[];		/* cached offsets */
 };
+_Static_assert(sizeof(struct cache_block) == CACHE_HDR_BYTES, "cache block header");
 
 static uint64_t cache_block_bytes(void)
 {
@@ -78,6 +81,21 @@ void sma__cache_init_tables(void)
 struct slot *sma__slot(const struct sma *a, unsigned i)
 {
 	return (struct slot *)at(a, a->h->slots_off + (uint64_t)i * SLOT_BYTES);
+}
+
+static struct cache_block *cache_of(const struct sma *a, const struct slot *s);
+
+/* The heads of the own-slab lists of slot owner - 1, if it is held and
+ * has a cache; else NULL. */
+uint64_t *sma__own_heads(const struct sma *a, uint32_t owner)
+{
+	if (!owner || owner > a->h->nslots)
+		return NULL;
+	struct slot *s = sma__slot(a, owner - 1);
+	if (atomic_load(&s->state) != SLOT_HELD)
+		return NULL;
+	struct cache_block *c = cache_of(a, s);
+	return c ? c->own : NULL;
 }
 
 /* ---- this thread's slots ----------------------------------------------- */
@@ -229,6 +247,7 @@ static void slot_release_locked(struct sma *a, struct slot *s)
 	struct cache_block *c = cache_of(a, s);
 	if (c) {
 		flush_all_locked(a, s, c);
+		sma__slabs_disown_locked(a, (uint32_t)(s - sma__slot(a, 0)) + 1);
 		for (unsigned cls = 0; cls < NCLASSES; cls++)
 			h->cls[cls].requests += c->req[cls];
 		uint64_t b = sma__heap_block_of(a, s->cache);
@@ -521,7 +540,7 @@ int sma__cache_alloc(struct sma *a, unsigned cls, size_t size, uint64_t *off)
 		a->h->lock_slot = (uint32_t)(s - sma__slot(a, 0)) + 1;
 		sma__op_begin(a, LOP_SLOT, 0, 0);
 		unsigned k = sma__slab_take_locked(a, cls, &c->entry[sma__cache_base[cls] + cnt],
-						   REFILL - got, s);
+						   REFILL - got, s, (uint32_t)(s - sma__slot(a, 0)) + 1);
 		c->count[cls] = cnt + k;
 		STEP();
 		atomic_store_explicit((_Atomic uint32_t *)&s->op, SOP_NONE, memory_order_release);

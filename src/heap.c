@@ -430,6 +430,7 @@ int sma__heap_rebuild_locked(struct sma *a)
 {
 	struct sma_header *h = a->h;
 	uint64_t pm_next = h->heap_off >> PAGE_SHIFT, slab_lo = 0, slab_hi = 0;
+	sma__slabs_forget_owners_locked(a);
 	h->fl_bitmap = 0;
 	memset(h->sl_bitmap, 0, sizeof h->sl_bitmap);
 	memset(h->heads, 0, sizeof h->heads);

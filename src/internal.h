@@ -46,7 +46,7 @@
 #include "sma.h"
 
 #define SMA_MAGIC 0x31414d5320414d53ULL /* "SMA SMA1" */
-#define SMA_LAYOUT 1u
+#define SMA_LAYOUT 2u
 
 #define PAGE 4096u	/* granule of the page map and of slabs */
 #define PAGE_SHIFT 12
@@ -157,7 +157,8 @@ struct slab {
 	uint16_t nobj;		    /* object slots in this slab */
 	uint16_t nfree;		    /* bits set in free[] (derived) */
 	uint16_t listed;	    /* 1 when on its class's partial list */
-	uint32_t pad;
+	uint32_t owner;		    /* slot + 1 of the thread that owns it, 0 =
+				       none (derived: a rebuild clears it) */
 	uint64_t next;		    /* next slab on the partial list, 0 = end */
 	uint64_t prev;		    /* previous slab on the partial list, 0 = head */
 	uint64_t free[SLAB_WORDS];  /* 1 = slot free in the slab */
@@ -218,8 +219,11 @@ struct slot {
 _Static_assert(sizeof(struct slot) <= SLOT_BYTES, "slot fits");
 
 /* The cache block of a slot (cache.c) is a heap block of kind
- * KIND_INTERNAL: u32 count[NCLASSES], u64 req[NCLASSES], then the cached
- * offsets, class cls at sma__cache_base[cls], sma__cache_cap[cls] of them. */
+ * KIND_INTERNAL: u32 count[NCLASSES], u64 req[NCLASSES], u64 own[NSMALL]
+ * (heads of the lists of the thread's slabs with free slots), then the
+ * cached offsets,
+ * class cls at sma__cache_base[cls], sma__cache_cap[cls] of them. */
+#define CACHE_HDR_BYTES (12u * NCLASSES + 8u * NSMALL)
 
 #define SEM_MARK 1453 /* value of semaphore 1 of every sma semaphore set */
 
@@ -392,7 +396,7 @@ static inline int geometry_ok(const struct sma *a)
 	       h->heap_off >= h->buckets_off + (uint64_t)h->nbuckets * 8 && !(h->heap_off & 15) &&
 	       h->heap_off + MIN_BLOCK < h->heap_end && h->heap_end + 16 == h->size &&
 	       h->heap_size < h->size &&
-	       h->cache_bytes == 12u * NCLASSES + 8ull * sma__cache_entries;
+	       h->cache_bytes == CACHE_HDR_BYTES + 8ull * sma__cache_entries;
 }
 
 static inline unsigned msb64(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }
@@ -457,9 +461,13 @@ HIDDEN void sma__slab_init(void);
 HIDDEN struct slab *sma__slab_of(const struct sma *a, uint64_t off, unsigned *idx);
 HIDDEN uint64_t sma__slab_alloc_locked(struct sma *a, unsigned cls);
 HIDDEN void sma__slab_put_locked(struct sma *a, struct slab *s, unsigned idx);
-HIDDEN unsigned sma__slab_take_locked(struct sma *a, unsigned cls, uint64_t *out, unsigned n, struct slot *log);
+HIDDEN unsigned sma__slab_take_locked(struct sma *a, unsigned cls, uint64_t *out, unsigned n, struct slot *log,
+				      uint32_t owner);
+HIDDEN void sma__slabs_disown_locked(struct sma *a, uint32_t owner);
+HIDDEN uint64_t *sma__own_heads(const struct sma *a, uint32_t owner);
 HIDDEN int sma__slab_rebuild_locked(struct sma *a, struct slab *s, uint64_t slab_off);
 HIDDEN void sma__slabs_release_empty_locked(struct sma *a);
+HIDDEN void sma__slabs_forget_owners_locked(struct sma *a);
 HIDDEN uint64_t sma__slab_obj(const struct slab *s, uint64_t slab_off, unsigned idx);
 HIDDEN extern uint64_t sma__slab_inv[NSMALL];
 /* The index of the object d bytes past the first of a slab of class cls. */

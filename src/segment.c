@@ -165,7 +165,7 @@ static int initialise(struct sma *a, key_t key, mode_t mode, uint64_t dev, uint6
 	}
 	memset(at(a, h->slots_off), 0, h->heap_off - h->slots_off);
 	sma__heap_init(a);
-	h->cache_bytes = 12u * NCLASSES + 8ull * sma__cache_entries;
+	h->cache_bytes = CACHE_HDR_BYTES + 8ull * sma__cache_entries;
 	h->cache_budget = h->heap_size / 64 > 65536 ? h->heap_size / 64 : 65536;
 
 	int semid = sem_create(key, mode);

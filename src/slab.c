@@ -11,9 +11,16 @@
  *   S1  magic == SLAB_MAGIC | cls, cls < NSMALL, nobj == slab_nobj(cls).
  *   S2  no slot is both free (free[]) and live (live[]); bits past nobj
  *       are clear.
- *   S3  nfree == popcount(free[]); a slab is on its class's partial list
- *       exactly when nfree > 0, and the list's links agree both ways.
- *   S4  a slab with nfree == nobj does not stay: it goes back to the heap.
+ *   S3  nfree == popcount(free[]); a slab is on a list exactly when
+ *       nfree > 0: its owner's (own[cls] in the owning thread's cache
+ *       block) if a thread owns it, else its class's partial list; the
+ *       links agree both ways.  A thread refills only from its own slabs
+ *       and takes unowned ones as it needs them, so threads do not share
+ *       the cache lines of a slab's bitmaps.  Ownership lasts until the
+ *       thread gives back its slot (or memory runs short); it is derived
+ *       state, cleared by a rebuild.
+ *   S4  a slab with nfree == nobj goes back to the heap, unless it is the
+ *       first on its owner's list.
  *   S5  every page of the slab maps to it (PM_SLAB), and only those.
  *   S6  the class's slabs, slots and free counts add up over its slabs.
  */
@@ -74,24 +81,39 @@ struct slab *sma__slab_of(const struct sma *a, uint64_t off, unsigned *idx)
 	return s;
 }
 
+/* The list a slab belongs on: its owner's (a thread's own slabs with free
+ * slots, in its cache block) or, for a slab nobody owns, its class's. */
+static uint64_t *head_of(struct sma *a, unsigned cls, struct slab *s)
+{
+	if (s->owner) {
+		uint64_t *own = sma__own_heads(a, s->owner);
+		if (own)
+			return &own[cls];
+		s->owner = 0; /* its thread is gone: nobody's now */
+	}
+	return &a->h->cls[cls].partial;
+}
+
 static void list_push(struct sma *a, unsigned cls, struct slab *s, uint64_t p)
 {
-	struct class_state *c = &a->h->cls[cls];
+	uint64_t *head = head_of(a, cls, s);
 	s->prev = 0;
-	s->next = c->partial;
-	if (c->partial)
-		slab_at(a, c->partial)->prev = p;
-	c->partial = p;
+	s->next = *head;
+	if (*head)
+		slab_at(a, *head)->prev = p;
+	*head = p;
 	s->listed = 1;
 }
 
 static void list_unlink(struct sma *a, unsigned cls, struct slab *s)
 {
-	struct class_state *c = &a->h->cls[cls];
+	if (!s->listed)
+		return;
+	uint64_t *head = head_of(a, cls, s);
 	if (s->prev)
 		slab_at(a, s->prev)->next = s->next;
 	else
-		c->partial = s->next;
+		*head = s->next;
 	if (s->next)
 		slab_at(a, s->next)->prev = s->prev;
 	s->next = s->prev = 0;
@@ -156,12 +178,32 @@ static void slab_release(struct sma *a, struct slab *s, uint64_t p)
  * can be finished (cache.c).  Returns how many it took.
  */
 unsigned sma__slab_take_locked(struct sma *a, unsigned cls, uint64_t *out, unsigned n,
-			       struct slot *log)
+			       struct slot *log, uint32_t owner)
 {
 	struct sma_header *h = a->h;
-	uint64_t p = h->cls[cls].partial;
-	if (!p && !(p = slab_new(a, cls)))
-		return 0;
+	uint64_t *own = owner ? sma__own_heads(a, owner) : NULL;
+	uint64_t p = 0;
+	if (own && (p = own[cls])) {
+		/* The thread's own slabs first (S3): threads that take from
+		 * different slabs do not share their bitmaps' cache lines. */
+		unsigned idx;
+		struct slab *t = sma__slab_of(a, p + SLAB_HDR, &idx);
+		if (!t || idx || t->cls != cls || t->owner != owner || !t->listed || !t->nfree) {
+			own[cls] = 0; /* a stale head (after a rebuild): start again */
+			p = 0;
+		}
+	}
+	if (!p) {
+		p = h->cls[cls].partial;
+		if (!p && !(p = slab_new(a, cls)))
+			return 0;
+		if (own) {
+			struct slab *t = slab_at(a, p);
+			list_unlink(a, cls, t);
+			t->owner = owner;
+			list_push(a, cls, t, p);
+		}
+	}
 	struct slab *s = slab_at(a, p);
 	unsigned w = 0;
 	while (w < SLAB_WORDS && !s->free[w])
@@ -200,7 +242,7 @@ unsigned sma__slab_take_locked(struct sma *a, unsigned cls, uint64_t *out, unsig
 uint64_t sma__slab_alloc_locked(struct sma *a, unsigned cls)
 {
 	uint64_t off;
-	if (sma__slab_take_locked(a, cls, &off, 1, NULL) != 1)
+	if (sma__slab_take_locked(a, cls, &off, 1, NULL, 0) != 1)
 		return 0;
 	STEP();
 	unsigned idx;
@@ -209,7 +251,9 @@ uint64_t sma__slab_alloc_locked(struct sma *a, unsigned cls)
 	return off;
 }
 
-/* Returns slot idx of slab s (not live, not free) to the slab. */
+/* Returns slot idx of slab s (not live, not free) to the slab.  An empty
+ * slab goes back to the heap (S4) unless it is the first of its owner's
+ * list, which its thread refills from next. */
 void sma__slab_put_locked(struct sma *a, struct slab *s, unsigned idx)
 {
 	uint64_t bit = 1ull << (idx & 63);
@@ -220,12 +264,37 @@ void sma__slab_put_locked(struct sma *a, struct slab *s, unsigned idx)
 	s->nfree++;
 	a->h->cls[s->cls].free++;
 	uint64_t p = off_of(a, s);
-	if (s->nfree == s->nobj) {
-		slab_release(a, s, p);
-		return;
-	}
 	if (!s->listed)
 		list_push(a, s->cls, s, p);
+	if (s->nfree == s->nobj && !(s->owner && *head_of(a, s->cls, s) == p))
+		slab_release(a, s, p);
+}
+
+/* The slabs of owner go back to everyone: its thread is giving back its
+ * slot, or memory is short.  Empty ones go back to the heap. */
+void sma__slabs_disown_locked(struct sma *a, uint32_t owner)
+{
+	uint64_t *own = sma__own_heads(a, owner);
+	if (!own)
+		return;
+	for (unsigned cls = 0; cls < NSMALL; cls++) {
+		uint64_t p = own[cls];
+		for (uint64_t n = max_blocks(a); p && n--;) {
+			unsigned idx;
+			struct slab *s = sma__slab_of(a, p + SLAB_HDR, &idx);
+			if (!s || idx || s->owner != owner)
+				break;
+			uint64_t next = s->next;
+			list_unlink(a, cls, s);
+			s->owner = 0;
+			if (s->nfree == s->nobj)
+				slab_release(a, s, p);
+			else
+				list_push(a, cls, s, p);
+			p = next;
+		}
+		own[cls] = 0;
+	}
 }
 
 /* After a rebuild: gives back the slabs a crash left empty (S4). */
@@ -240,6 +309,17 @@ void sma__slabs_release_empty_locked(struct sma *a)
 				slab_release(a, s, p);
 			p = next;
 		}
+	}
+}
+
+/* Before a rebuild: nobody owns a slab any more (the rebuild lists every
+ * slab with free slots on its class's list). */
+void sma__slabs_forget_owners_locked(struct sma *a)
+{
+	for (uint32_t i = 1; i <= a->h->nslots; i++) {
+		uint64_t *own = sma__own_heads(a, i);
+		if (own)
+			memset(own, 0, NSMALL * sizeof *own);
 	}
 }
 
@@ -260,6 +340,7 @@ int sma__slab_rebuild_locked(struct sma *a, struct slab *s, uint64_t p)
 	}
 	s->nfree = (uint16_t)nfree;
 	s->listed = 0;
+	s->owner = 0; /* threads' current slabs are hints: they find out */
 	map_pages(a, p, PM_SLAB | (uint32_t)(p >> PAGE_SHIFT));
 	struct class_state *c = &a->h->cls[cls];
 	c->slabs++;
