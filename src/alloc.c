@@ -9,6 +9,7 @@
  * that is not a live object fails with EINVAL and changes nothing.
  */
 #include "internal.h"
+#include "cache_fast.h"
 
 static int writable(const sma_t *a)
 {

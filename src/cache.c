@@ -36,6 +36,7 @@
  * and mask taken; SOP_FLUSH: the range being returned).
  */
 #include "internal.h"
+#include "cache_fast.h"
 
 #include <stdlib.h>
 
@@ -45,14 +46,6 @@ uint32_t sma__cache_entries;
 
 #define REFILL 48u	/* small objects taken from slabs at once */
 
-struct cache_block {
-	uint32_t count[NCLASSES];	/* objects cached per class */
-	uint64_t req[NCLASSES];		/* allocations asked per class */
-	uint64_t own[NSMALL];		/* heads of the lists of the thread's own
-					   slabs with free slots (slab.c) */
-	uint64_t entry[];		/* cached offsets */
-};
-_Static_assert(sizeof(struct cache_block) == CACHE_HDR_BYTES, "cache block header");
 
 static uint64_t cache_block_bytes(void)
 {
@@ -100,15 +93,6 @@ uint64_t *sma__own_heads(const struct sma *a, uint32_t owner)
 
 /* ---- this thread's slots ----------------------------------------------- */
 
-#define NTREF 4
-struct tref {
-	uint64_t hid;		/* handle, 0 = unused */
-	uint32_t fgen;		/* fork generation it was taken in */
-	uint32_t misses;	/* calls made without a slot */
-	struct slot *slot;	/* NULL: no slot could be had */
-	struct cache_block *c;
-};
-static TLS struct tref t_ref[NTREF];
 static pthread_key_t t_key;
 static pthread_once_t t_key_once = PTHREAD_ONCE_INIT;
 
@@ -361,20 +345,22 @@ unsigned sma__reclaim_dead_locked(struct sma *a)
 	return n;
 }
 
+TLS struct tref sma__t_ref[NTREF];
+
 /* ---- the fast paths ------------------------------------------------------ */
 
 /* This thread's entry for handle a, moved to the front; NULL if none.
  * (A fork child starts with none: sma__tls_after_fork.) */
 static inline struct tref *tref_get(struct sma *a)
 {
-	if (LIKELY(t_ref[0].hid == a->hid))
-		return &t_ref[0];
+	if (LIKELY(sma__t_ref[0].hid == a->hid))
+		return &sma__t_ref[0];
 	for (unsigned i = 1; i < NTREF; i++) {
-		if (t_ref[i].hid == a->hid) {
-			struct tref t = t_ref[i];
-			t_ref[i] = t_ref[0];
-			t_ref[0] = t;
-			return &t_ref[0];
+		if (sma__t_ref[i].hid == a->hid) {
+			struct tref t = sma__t_ref[i];
+			sma__t_ref[i] = sma__t_ref[0];
+			sma__t_ref[0] = t;
+			return &sma__t_ref[0];
 		}
 	}
 	return NULL;
@@ -384,7 +370,7 @@ static inline struct tref *tref_get(struct sma *a)
  * the child's. */
 void sma__tls_after_fork(void)
 {
-	memset(t_ref, 0, sizeof t_ref);
+	memset(sma__t_ref, 0, sizeof sma__t_ref);
 }
 
 /* Bytes a slot's cache holds: medium ones counted as they move, small
@@ -400,18 +386,11 @@ uint64_t sma__slot_cached_bytes(const struct sma *a, const struct slot *s)
 	return bytes;
 }
 
-static struct tref *tref_take_slow(struct sma *a, struct tref *r);
-
-/* This thread's slot on a, taking one if it has none; NULL: work without. */
-static inline struct tref *tref_take(struct sma *a)
+/* This thread's slot on a, taking one if it has none; NULL: work without
+ * (the slow half of sma__tref_take). */
+struct tref *sma__tref_take_slow(struct sma *a)
 {
-	if (LIKELY(t_ref[0].hid == a->hid && t_ref[0].slot != NULL))
-		return &t_ref[0];
-	return tref_take_slow(a, tref_get(a));
-}
-
-__attribute__((noinline)) static struct tref *tref_take_slow(struct sma *a, struct tref *r)
-{
+	struct tref *r = tref_get(a);
 	if (r != NULL) {
 		if (LIKELY(r->slot != NULL))
 			return r;
@@ -422,8 +401,8 @@ __attribute__((noinline)) static struct tref *tref_take_slow(struct sma *a, stru
 		struct tref *victim = NULL;
 		pthread_mutex_lock(&sma__registry_lock);
 		for (unsigned i = 0; i < NTREF && !victim; i++)
-			if (!t_ref[i].hid || !sma__registry_find(t_ref[i].hid))
-				victim = &t_ref[i];
+			if (!sma__t_ref[i].hid || !sma__registry_find(sma__t_ref[i].hid))
+				victim = &sma__t_ref[i];
 		pthread_mutex_unlock(&sma__registry_lock);
 		if (!victim)
 			return NULL; /* this thread uses too many arenas at once */
@@ -447,90 +426,13 @@ __attribute__((noinline)) static struct tref *tref_take_slow(struct sma *a, stru
 	return r;
 }
 
-/* Marks a cached object live.  Its entry was checked when it entered the
- * cache, so the slab is found straight from the page map. */
-static inline void set_live(struct sma *a, uint64_t off, unsigned cls)
-{
-	if (cls < NSMALL) {
-		uint64_t p = (uint64_t)(pmap(a)[off >> PAGE_SHIFT] & PM_VAL) << PAGE_SHIFT;
-		struct slab *s = (struct slab *)at(a, p);
-		unsigned idx = sma__slab_index(cls, off - p - SLAB_HDR);
-		atomic_fetch_or_explicit(&s->live[idx >> 6], 1ull << (idx & 63), memory_order_acq_rel);
-	} else {
-		atomic_fetch_or_explicit(bhdr(a, off - 16), BF_LIVE, memory_order_acq_rel);
-	}
-}
 
-static inline uint64_t pop(struct sma *a, struct slot *s, struct cache_block *c, unsigned cls)
+/* A small class's cache is empty: refill it from its slabs under one
+ * lock, then allocate from it (the slow half of sma__cache_alloc). */
+int sma__cache_refill(struct sma *a, struct tref *r, unsigned cls, uint64_t *off)
 {
-	uint32_t n = c->count[cls];
-	uint64_t x = entry_off(c->entry[sma__cache_base[cls] + n - 1]);
-	s->inf_ctr = s->allocs;
-	s->inf_used = s->used;
-	atomic_store_explicit(&s->inf, INF_PACK(x, cls, INF_POP), memory_order_release);
-	STEP();
-	c->count[cls] = n - 1;
-	STEP();
-	set_live(a, x, cls);
-	STEP();
-	uint64_t usable = cls < NSMALL ? sma__class_size[cls] : entry_usable(c->entry[sma__cache_base[cls] + n - 1]);
-	s->used += usable;
-	STEP();
-	s->allocs++;
-	if (cls >= NSMALL)
-		s->cached_bytes -= usable;
-	STEP();
-	atomic_store_explicit(&s->inf, 0, memory_order_release);
-	return x;
-}
-
-/*
- * Allocation through this thread's cache.  0 with *off set; 1 when the
- * caller must take the locked path (no slot, or a medium miss); -1 with
- * errno on failure.
- */
-/* Brings a cached block of class cls with at least size usable bytes to
- * the top of its list (looking at the top few); 1 if there is one. */
-static inline int fit_top(struct cache_block *c, unsigned cls, size_t size)
-{
-	uint32_t n = c->count[cls];
-	uint64_t *e = &c->entry[sma__cache_base[cls]];
-	for (uint32_t i = n, k = 0; i > 0 && k < 4; i--, k++) {
-		if (entry_usable(e[i - 1]) >= size) {
-			uint64_t t = e[i - 1];
-			e[i - 1] = e[n - 1];
-			e[n - 1] = t;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-int sma__cache_alloc(struct sma *a, unsigned cls, size_t size, uint64_t *off)
-{
-	struct tref *r = tref_take(a);
-	if (!r)
-		return 1;
 	struct slot *s = r->slot;
 	struct cache_block *c = r->c;
-	c->req[cls]++;
-	if (cls >= NSMALL) {
-		/* A block of this class that fits, or any of the next class. */
-		if (c->count[cls] && fit_top(c, cls, size)) {
-			*off = pop(a, s, c, cls);
-			return 0;
-		}
-		if (cls + 1 < NCLASSES && c->count[cls + 1]) {
-			*off = pop(a, s, c, cls + 1);
-			return 0;
-		}
-		return 1;
-	}
-	if (LIKELY(c->count[cls] != 0)) {
-		*off = pop(a, s, c, cls);
-		return 0;
-	}
-	/* Refill a small class from its slabs under one lock. */
 	if (sma__lock(a) < 0)
 		return -1;
 	unsigned got = 0;
@@ -558,55 +460,25 @@ int sma__cache_alloc(struct sma *a, unsigned cls, size_t size, uint64_t *off)
 	return 0;
 }
 
-/*
- * Frees through this thread's cache an object the caller has identified
- * (its class, its usable size, small or medium).  0; 1 when the caller
- * must take the locked path; -1 with EINVAL if it is not live.
- */
-int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uint64_t usable, struct live_ref lr)
+
+/* The cache of class cls is full, or holds too many bytes: flush it down
+ * under one lock (the slow half of sma__cache_free). */
+int sma__cache_make_room(struct sma *a, struct tref *r, unsigned cls, uint64_t usable)
 {
-	struct tref *r = tref_take(a);
-	if (!r)
-		return 1;
 	struct slot *s = r->slot;
 	struct cache_block *c = r->c;
 	uint32_t n = c->count[cls];
-	if (UNLIKELY(n >= sma__cache_cap[cls] || (cls >= NSMALL && s->cached_bytes + usable > a->h->cache_budget))) {
-		if (sma__lock(a) < 0)
-			return -1;
-		a->h->lock_slot = (uint32_t)(s - sma__slot(a, 0)) + 1;
-		sma__op_begin(a, LOP_SLOT, 0, 0);
-		if (n >= sma__cache_cap[cls])
-			flush_locked(a, s, c, cls, n - sma__cache_cap[cls] / 4);
-		if (cls >= NSMALL && s->cached_bytes + usable > a->h->cache_budget)
-			for (unsigned k = NSMALL; k < NCLASSES; k++)
-				flush_locked(a, s, c, k, c->count[k]);
-		sma__op_end(a);
-		sma__unlock(a);
-		n = c->count[cls];
-	}
-	s->inf_ctr = s->frees;
-	s->inf_used = s->used;
-	atomic_store_explicit(&s->inf, INF_PACK(off, cls, INF_PUSH), memory_order_release);
-	STEP();
-	uint64_t old = atomic_fetch_and_explicit(lr.word, ~lr.bit, memory_order_acq_rel) & lr.bit;
-	if (!old) {
-		atomic_store_explicit(&s->inf, 0, memory_order_release);
-		errno = EINVAL;
+	if (sma__lock(a) < 0)
 		return -1;
-	}
-	STEP();
-	c->entry[sma__cache_base[cls] + n] = cls < NSMALL ? off : entry_make(off, usable);
-	STEP();
-	c->count[cls] = n + 1;
-	STEP();
-	s->used -= usable;
-	STEP();
-	s->frees++;
-	if (cls >= NSMALL)
-		s->cached_bytes += usable;
-	STEP();
-	atomic_store_explicit(&s->inf, 0, memory_order_release);
+	a->h->lock_slot = (uint32_t)(s - sma__slot(a, 0)) + 1;
+	sma__op_begin(a, LOP_SLOT, 0, 0);
+	if (n >= sma__cache_cap[cls])
+		flush_locked(a, s, c, cls, n - sma__cache_cap[cls] / 4);
+	if (cls >= NSMALL && s->cached_bytes + usable > a->h->cache_budget)
+		for (unsigned k = NSMALL; k < NCLASSES; k++)
+			flush_locked(a, s, c, k, c->count[k]);
+	sma__op_end(a);
+	sma__unlock(a);
 	return 0;
 }
 
@@ -667,7 +539,7 @@ static void thread_exit(void *unused)
 {
 	pthread_mutex_lock(&sma__registry_lock);
 	for (unsigned i = 0; i < NTREF; i++) {
-		struct tref *r = &t_ref[i];
+		struct tref *r = &sma__t_ref[i];
 		if (!r->hid) {
 			memset(r, 0, sizeof *r);
 			continue;

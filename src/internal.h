@@ -458,7 +458,6 @@ HIDDEN int sma__heap_rebuild_locked(struct sma *a);
 
 /* slab.c */
 HIDDEN void sma__slab_init(void);
-HIDDEN struct slab *sma__slab_of(const struct sma *a, uint64_t off, unsigned *idx);
 HIDDEN uint64_t sma__slab_alloc_locked(struct sma *a, unsigned cls);
 HIDDEN void sma__slab_put_locked(struct sma *a, struct slab *s, unsigned idx);
 HIDDEN unsigned sma__slab_take_locked(struct sma *a, unsigned cls, uint64_t *out, unsigned n, struct slot *log,
@@ -475,16 +474,43 @@ static inline unsigned sma__slab_index(unsigned cls, uint64_t d)
 {
 	return (unsigned)((d * sma__slab_inv[cls]) >> 32);
 }
+HIDDEN extern uint16_t sma__slab_nobj[NSMALL];
+HIDDEN extern const uint32_t sma__class_size[NCLASSES];
+
+/* The slab holding the object at off, with its index, or NULL if off is
+ * not the start of an object slot of a valid slab. */
+static inline struct slab *sma__slab_of(const struct sma *a, uint64_t off, unsigned *idx)
+{
+	const struct sma_header *h = a->h;
+	uint64_t pg = off >> PAGE_SHIFT;
+	if (off >= h->heap_end || pg >= h->npages)
+		return NULL;
+	uint32_t e = pmap(a)[pg];
+	if (!(e & PM_SLAB))
+		return NULL;
+	uint64_t p = (uint64_t)(e & PM_VAL) << PAGE_SHIFT;
+	if (p < h->heap_off + 16 || p + SLAB_SIZE > h->heap_end || off < p + SLAB_HDR)
+		return NULL;
+	struct slab *s = (struct slab *)at(a, p);
+	unsigned cls = s->cls;
+	if (cls >= NSMALL || s->magic != (SLAB_MAGIC | cls) || s->nobj != sma__slab_nobj[cls])
+		return NULL;
+	uint64_t d = off - p - SLAB_HDR;
+	unsigned i = (unsigned)((d * sma__slab_inv[cls]) >> 32);
+	if ((uint64_t)i * sma__class_size[cls] != d || i >= s->nobj)
+		return NULL;
+	*idx = i;
+	return s;
+}
 
 /* cache.c */
-HIDDEN int sma__cache_alloc(struct sma *a, unsigned cls, size_t size, uint64_t *off);
 /* Where an object's live flag is: a slab's bitmap word, or a block's
  * header word, and the bit in it. */
 struct live_ref {
 	_Atomic uint64_t *word;
 	uint64_t bit;
 };
-HIDDEN int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uint64_t usable, struct live_ref lr);
+
 HIDDEN void sma__cache_flush_self(struct sma *a);
 HIDDEN void sma__slots_release_process(struct sma *a);
 HIDDEN void sma__slot_recover_locked(struct sma *a, struct slot *s);

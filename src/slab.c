@@ -34,13 +34,13 @@ const uint32_t sma__class_size[NCLASSES] = {
 };
 _Static_assert(C16(7, 7) == CACHE_MAX, "the last class is CACHE_MAX");
 
-static uint16_t slab_nobj[NSMALL];
+uint16_t sma__slab_nobj[NSMALL];
 uint64_t sma__slab_inv[NSMALL]; /* ceil(2^32 / size) */
 
 void sma__slab_init(void)
 {
 	for (unsigned c = 0; c < NSMALL; c++) {
-		slab_nobj[c] = (uint16_t)((SLAB_SIZE - SLAB_HDR) / sma__class_size[c]);
+		sma__slab_nobj[c] = (uint16_t)((SLAB_SIZE - SLAB_HDR) / sma__class_size[c]);
 		sma__slab_inv[c] = ((1ull << 32) + sma__class_size[c] - 1) / sma__class_size[c];
 	}
 }
@@ -55,31 +55,6 @@ uint64_t sma__slab_obj(const struct slab *s, uint64_t slab_off, unsigned idx)
 	return slab_off + SLAB_HDR + (uint64_t)idx * sma__class_size[s->cls];
 }
 
-/* The slab holding the object at off, with its index, or NULL if off is
- * not the start of an object slot of a valid slab. */
-struct slab *sma__slab_of(const struct sma *a, uint64_t off, unsigned *idx)
-{
-	const struct sma_header *h = a->h;
-	uint64_t pg = off >> PAGE_SHIFT;
-	if (off >= h->heap_end || pg >= h->npages)
-		return NULL;
-	uint32_t e = pmap(a)[pg];
-	if (!(e & PM_SLAB))
-		return NULL;
-	uint64_t p = (uint64_t)(e & PM_VAL) << PAGE_SHIFT;
-	if (p < h->heap_off + 16 || p + SLAB_SIZE > h->heap_end || off < p + SLAB_HDR)
-		return NULL;
-	struct slab *s = slab_at(a, p);
-	unsigned cls = s->cls;
-	if (cls >= NSMALL || s->magic != (SLAB_MAGIC | cls) || s->nobj != slab_nobj[cls])
-		return NULL;
-	uint64_t d = off - p - SLAB_HDR;
-	unsigned i = (unsigned)((d * sma__slab_inv[cls]) >> 32);
-	if ((uint64_t)i * sma__class_size[cls] != d || i >= s->nobj)
-		return NULL;
-	*idx = i;
-	return s;
-}
 
 /* The list a slab belongs on: its owner's (a thread's own slabs with free
  * slots, in its cache block) or, for a slab nobody owns, its class's. */
@@ -139,7 +114,7 @@ static uint64_t slab_new(struct sma *a, unsigned cls)
 	struct slab *s = slab_at(a, p);
 	memset(s, 0, SLAB_HDR);
 	s->cls = (uint16_t)cls;
-	s->nobj = slab_nobj[cls];
+	s->nobj = sma__slab_nobj[cls];
 	for (unsigned i = 0; i < s->nobj; i++)
 		s->free[i >> 6] |= 1ull << (i & 63);
 	s->nfree = s->nobj;
@@ -245,7 +220,7 @@ uint64_t sma__slab_alloc_locked(struct sma *a, unsigned cls)
 	if (sma__slab_take_locked(a, cls, &off, 1, NULL, 0) != 1)
 		return 0;
 	STEP();
-	unsigned idx;
+	unsigned idx = 0;
 	struct slab *s = sma__slab_of(a, off, &idx);
 	atomic_fetch_or(&s->live[idx >> 6], 1ull << (idx & 63));
 	return off;
@@ -328,7 +303,7 @@ void sma__slabs_forget_owners_locked(struct sma *a)
 int sma__slab_rebuild_locked(struct sma *a, struct slab *s, uint64_t p)
 {
 	unsigned cls = s->cls;
-	if (cls >= NSMALL || s->magic != (SLAB_MAGIC | cls) || s->nobj != slab_nobj[cls])
+	if (cls >= NSMALL || s->magic != (SLAB_MAGIC | cls) || s->nobj != sma__slab_nobj[cls])
 		return -1;
 	unsigned nfree = 0;
 	for (unsigned w = 0; w < SLAB_WORDS; w++) {

@@ -1,0 +1,178 @@
+/*
+ * cache_fast.h -- the lock-free halves of allocation and free through a
+ * thread's cache.  cache.c owns the structures and the protocol (its top
+ * comment says why every step can be repaired); these halves are inline
+ * so that sma_alloc and sma_free make no call on a cache hit, and the slow
+ * halves (refill, flush, taking a slot) stay out of line in cache.c.
+ */
+#ifndef SMA_CACHE_FAST_H
+#define SMA_CACHE_FAST_H
+
+#include "internal.h"
+
+struct cache_block {
+	uint32_t count[NCLASSES];	/* objects cached per class */
+	uint64_t req[NCLASSES];		/* allocations asked per class */
+	uint64_t own[NSMALL];		/* heads of the lists of the thread's own
+					   slabs with free slots (slab.c) */
+	uint64_t entry[];		/* cached offsets */
+};
+_Static_assert(sizeof(struct cache_block) == CACHE_HDR_BYTES, "cache block header");
+
+#define NTREF 4
+struct tref {
+	uint64_t hid;		/* handle, 0 = unused */
+	uint32_t fgen;		/* fork generation it was taken in */
+	uint32_t misses;	/* calls made without a slot */
+	struct slot *slot;	/* NULL: no slot could be had */
+	struct cache_block *c;
+};
+HIDDEN extern TLS struct tref sma__t_ref[NTREF];
+
+HIDDEN struct tref *sma__tref_take_slow(struct sma *a);
+HIDDEN int sma__cache_refill(struct sma *a, struct tref *r, unsigned cls, uint64_t *off);
+HIDDEN int sma__cache_make_room(struct sma *a, struct tref *r, unsigned cls, uint64_t usable);
+
+/* This thread's slot on a, taking one if it has none; NULL: work without. */
+static inline struct tref *sma__tref_take(struct sma *a)
+{
+	if (LIKELY(sma__t_ref[0].hid == a->hid && sma__t_ref[0].slot != NULL))
+		return &sma__t_ref[0];
+	return sma__tref_take_slow(a);
+}
+
+/* Marks a cached object live.  Its entry was checked when it entered the
+ * cache, so the slab is found straight from the page map. */
+static inline void set_live(struct sma *a, uint64_t off, unsigned cls)
+{
+	if (cls < NSMALL) {
+		uint64_t p = (uint64_t)(pmap(a)[off >> PAGE_SHIFT] & PM_VAL) << PAGE_SHIFT;
+		struct slab *s = (struct slab *)at(a, p);
+		unsigned idx = sma__slab_index(cls, off - p - SLAB_HDR);
+		atomic_fetch_or_explicit(&s->live[idx >> 6], 1ull << (idx & 63), memory_order_acq_rel);
+	} else {
+		atomic_fetch_or_explicit(bhdr(a, off - 16), BF_LIVE, memory_order_acq_rel);
+	}
+}
+
+static inline uint64_t pop(struct sma *a, struct slot *s, struct cache_block *c, unsigned cls)
+{
+	uint32_t n = c->count[cls];
+	uint64_t x = entry_off(c->entry[sma__cache_base[cls] + n - 1]);
+	s->inf_ctr = s->allocs;
+	s->inf_used = s->used;
+	atomic_store_explicit(&s->inf, INF_PACK(x, cls, INF_POP), memory_order_release);
+	STEP();
+	c->count[cls] = n - 1;
+	STEP();
+	set_live(a, x, cls);
+	STEP();
+	uint64_t usable = cls < NSMALL ? sma__class_size[cls] : entry_usable(c->entry[sma__cache_base[cls] + n - 1]);
+	s->used += usable;
+	STEP();
+	s->allocs++;
+	if (cls >= NSMALL)
+		s->cached_bytes -= usable;
+	STEP();
+	atomic_store_explicit(&s->inf, 0, memory_order_release);
+	return x;
+}
+
+/*
+ * Allocation through this thread's cache.  0 with *off set; 1 when the
+ * caller must take the locked path (no slot, or a medium miss); -1 with
+ * errno on failure.
+ */
+/* Brings a cached block of class cls with at least size usable bytes to
+ * the top of its list (looking at the top few); 1 if there is one. */
+static inline int fit_top(struct cache_block *c, unsigned cls, size_t size)
+{
+	uint32_t n = c->count[cls];
+	uint64_t *e = &c->entry[sma__cache_base[cls]];
+	for (uint32_t i = n, k = 0; i > 0 && k < 4; i--, k++) {
+		if (entry_usable(e[i - 1]) >= size) {
+			uint64_t t = e[i - 1];
+			e[i - 1] = e[n - 1];
+			e[n - 1] = t;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Allocation through this thread's cache.  0 with *off set; 1 when the
+ * caller must take the locked path (no slot, or a medium miss); -1 with
+ * errno on failure.
+ */
+static inline int sma__cache_alloc(struct sma *a, unsigned cls, size_t size, uint64_t *off)
+{
+	struct tref *r = sma__tref_take(a);
+	if (!r)
+		return 1;
+	struct slot *s = r->slot;
+	struct cache_block *c = r->c;
+	c->req[cls]++;
+	if (cls >= NSMALL) {
+		/* A block of this class that fits, or any of the next class. */
+		if (c->count[cls] && fit_top(c, cls, size)) {
+			*off = pop(a, s, c, cls);
+			return 0;
+		}
+		if (cls + 1 < NCLASSES && c->count[cls + 1]) {
+			*off = pop(a, s, c, cls + 1);
+			return 0;
+		}
+		return 1;
+	}
+	if (LIKELY(c->count[cls] != 0)) {
+		*off = pop(a, s, c, cls);
+		return 0;
+	}
+	return sma__cache_refill(a, r, cls, off);
+}
+
+/*
+ * Frees through this thread's cache an object the caller has identified
+ * (its class, its usable size, small or medium).  0; 1 when the caller
+ * must take the locked path; -1 with EINVAL if it is not live.
+ */
+static inline int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uint64_t usable, struct live_ref lr)
+{
+	struct tref *r = sma__tref_take(a);
+	if (!r)
+		return 1;
+	struct slot *s = r->slot;
+	struct cache_block *c = r->c;
+	uint32_t n = c->count[cls];
+	if (UNLIKELY(n >= sma__cache_cap[cls] || (cls >= NSMALL && s->cached_bytes + usable > a->h->cache_budget))) {
+		if (sma__cache_make_room(a, r, cls, usable) < 0)
+			return -1;
+		n = c->count[cls];
+	}
+	s->inf_ctr = s->frees;
+	s->inf_used = s->used;
+	atomic_store_explicit(&s->inf, INF_PACK(off, cls, INF_PUSH), memory_order_release);
+	STEP();
+	uint64_t old = atomic_fetch_and_explicit(lr.word, ~lr.bit, memory_order_acq_rel) & lr.bit;
+	if (!old) {
+		atomic_store_explicit(&s->inf, 0, memory_order_release);
+		errno = EINVAL;
+		return -1;
+	}
+	STEP();
+	c->entry[sma__cache_base[cls] + n] = cls < NSMALL ? off : entry_make(off, usable);
+	STEP();
+	c->count[cls] = n + 1;
+	STEP();
+	s->used -= usable;
+	STEP();
+	s->frees++;
+	if (cls >= NSMALL)
+		s->cached_bytes += usable;
+	STEP();
+	atomic_store_explicit(&s->inf, 0, memory_order_release);
+	return 0;
+}
+
+#endif /* SMA_CACHE_FAST_H */
