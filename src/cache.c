@@ -40,35 +40,37 @@
 
 #include <stdlib.h>
 
-uint32_t sma__cache_cap[NCLASSES];
-uint32_t sma__cache_base[NCLASSES];
-uint32_t sma__cache_entries;
-
-#define REFILL 48u	/* small objects taken from slabs at once */
-
-
-static uint64_t cache_block_bytes(void)
+static uint64_t cache_block_bytes(const struct sma *a)
 {
-	return sizeof(struct cache_block) + (uint64_t)sma__cache_entries * 8;
+	return sizeof(struct cache_block) + (uint64_t)a->entries * 8;
 }
 
-void sma__cache_init_tables(void)
+/*
+ * The layout of the arena's cache blocks: small_cap entries for each small
+ * class (set at creation by the heap's size, so that a thread of a small
+ * arena cannot hold much of it), and 8 to 32 for each medium class.  -1
+ * if small_cap is not one this build makes.
+ */
+int sma__cache_tables(struct sma *a, uint64_t small_cap)
 {
+	if (small_cap < 16 || small_cap > 256 || (small_cap & (small_cap - 1)))
+		return -1;
 	uint32_t base = 0;
-	sma__slab_init();
 	for (unsigned c = 0; c < NCLASSES; c++) {
 		uint32_t cap;
 		if (c < NSMALL) {
-			cap = 64;
+			cap = (uint32_t)small_cap;
 		} else {
 			cap = (512u * 1024) / sma__class_size[c];
 			cap = cap < 8 ? 8 : cap > 32 ? 32 : cap;
 		}
-		sma__cache_cap[c] = cap;
-		sma__cache_base[c] = base;
+		a->ccap[c] = cap;
+		a->cbase[c] = base;
 		base += cap;
 	}
-	sma__cache_entries = base;
+	a->entries = base;
+	a->refill = (uint32_t)small_cap * 3 / 4;
+	return 0;
 }
 
 struct slot *sma__slot(const struct sma *a, unsigned i)
@@ -108,7 +110,7 @@ static struct cache_block *cache_of(const struct sma *a, const struct slot *s)
 {
 	uint64_t c = s->cache;
 	const struct sma_header *h = a->h;
-	if (c < h->heap_off + 16 || c + cache_block_bytes() > h->heap_end || (c & 15))
+	if (c < h->heap_off + 16 || c + cache_block_bytes(a) > h->heap_end || (c & 15))
 		return NULL;
 	return (struct cache_block *)at(a, c);
 }
@@ -168,7 +170,7 @@ static void flush_locked(struct sma *a, struct slot *s, struct cache_block *c, u
 	s->op_b = n;
 	atomic_store_explicit((_Atomic uint32_t *)&s->op, SOP_FLUSH, memory_order_release);
 	STEP();
-	uint64_t *e = &c->entry[sma__cache_base[cls]];
+	uint64_t *e = &c->entry[a->cbase[cls]];
 	uint64_t bytes = 0;
 	for (uint32_t i = cnt - n; i < cnt; i++) {
 		bytes += cached_usable(a, entry_off(e[i]), cls);
@@ -207,7 +209,7 @@ static struct slot *slot_take_locked(struct sma *a)
 	}
 	if (!s)
 		return NULL;
-	uint64_t b = sma__heap_alloc_locked(a, cache_block_bytes(), ALIGN, KIND_INTERNAL);
+	uint64_t b = sma__heap_alloc_locked(a, cache_block_bytes(a), ALIGN, KIND_INTERNAL);
 	if (!b)
 		return NULL;
 	h->lock_new = b;
@@ -269,7 +271,7 @@ void sma__slot_recover_locked(struct sma *a, struct slot *s)
 		uint64_t p = s->op_a, mask = s->op_c;
 		unsigned idx;
 		struct slab *sl = p ? sma__slab_of(a, p + SLAB_HDR, &idx) : NULL;
-		if (sl && w < SLAB_WORDS && cnt0 <= sma__cache_cap[cls]) {
+		if (sl && w < SLAB_WORDS && cnt0 <= a->ccap[cls]) {
 			if ((sl->free[w] & mask) == 0) /* the take happened */
 				c->count[cls] = cnt0 + (uint32_t)__builtin_popcountll(mask);
 			else
@@ -277,8 +279,8 @@ void sma__slot_recover_locked(struct sma *a, struct slot *s)
 		}
 	} else if (s->op == SOP_FLUSH && cls < NCLASSES) {
 		uint32_t cnt0 = (uint32_t)s->op_a, n = (uint32_t)s->op_b;
-		if (cnt0 <= sma__cache_cap[cls] && n <= cnt0) {
-			uint64_t *e = &c->entry[sma__cache_base[cls]];
+		if (cnt0 <= a->ccap[cls] && n <= cnt0) {
+			uint64_t *e = &c->entry[a->cbase[cls]];
 			for (uint32_t i = cnt0 - n; i < cnt0; i++)
 				give_back_locked(a, entry_off(e[i]), cls);
 			c->count[cls] = cnt0 - n;
@@ -288,7 +290,7 @@ void sma__slot_recover_locked(struct sma *a, struct slot *s)
 
 	/* Clamp what a scribbled slot could claim. */
 	for (unsigned k = 0; k < NCLASSES; k++)
-		if (c->count[k] > sma__cache_cap[k])
+		if (c->count[k] > a->ccap[k])
 			c->count[k] = 0;
 
 	uint64_t inf = atomic_load(&s->inf);
@@ -298,7 +300,7 @@ void sma__slot_recover_locked(struct sma *a, struct slot *s)
 	if (kind != INF_NONE && x && cls < NCLASSES) {
 		uint64_t usable;
 		int live = sma__object_live(a, x, &usable, NULL);
-		uint64_t *e = &c->entry[sma__cache_base[cls]];
+		uint64_t *e = &c->entry[a->cbase[cls]];
 		uint32_t cnt = c->count[cls];
 		int at_top = cnt > 0 && entry_off(e[cnt - 1]) == x;
 		if (kind == INF_POP) {
@@ -308,12 +310,12 @@ void sma__slot_recover_locked(struct sma *a, struct slot *s)
 					s->used += usable;
 				if (s->allocs == s->inf_ctr)
 					s->allocs++;
-			} else if (!at_top && cnt < sma__cache_cap[cls]) {
+			} else if (!at_top && cnt < a->ccap[cls]) {
 				e[cnt] = entry_make(x, cls < NSMALL ? 0 : usable_of(a, x));
 				c->count[cls] = cnt + 1;
 			}
 		} else if (kind == INF_PUSH && !live) {
-			if (!at_top && cnt < sma__cache_cap[cls]) {
+			if (!at_top && cnt < a->ccap[cls]) {
 				e[cnt] = entry_make(x, cls < NSMALL ? 0 : usable_of(a, x));
 				c->count[cls] = cnt + 1;
 			}
@@ -381,7 +383,7 @@ uint64_t sma__slot_cached_bytes(const struct sma *a, const struct slot *s)
 	const struct cache_block *c = cache_of(a, s);
 	if (c)
 		for (unsigned cls = 0; cls < NSMALL; cls++)
-			if (c->count[cls] <= sma__cache_cap[cls])
+			if (c->count[cls] <= a->ccap[cls])
 				bytes += (uint64_t)c->count[cls] * sma__class_size[cls];
 	return bytes;
 }
@@ -436,13 +438,13 @@ int sma__cache_refill(struct sma *a, struct tref *r, unsigned cls, uint64_t *off
 	if (sma__lock(a) < 0)
 		return -1;
 	unsigned got = 0;
-	for (int tries = 0; tries < 3 && got < REFILL / 2; tries++) {
+	for (int tries = 0; tries < 4 && got < a->refill / 2; tries++) {
 		uint32_t cnt = c->count[cls];
 		s->op_b = cnt;
 		a->h->lock_slot = (uint32_t)(s - sma__slot(a, 0)) + 1;
 		sma__op_begin(a, LOP_SLOT, 0, 0);
-		unsigned k = sma__slab_take_locked(a, cls, &c->entry[sma__cache_base[cls] + cnt],
-						   REFILL - got, s, (uint32_t)(s - sma__slot(a, 0)) + 1);
+		unsigned k = sma__slab_take_locked(a, cls, &c->entry[a->cbase[cls] + cnt],
+						   a->refill - got, s, (uint32_t)(s - sma__slot(a, 0)) + 1);
 		c->count[cls] = cnt + k;
 		STEP();
 		atomic_store_explicit((_Atomic uint32_t *)&s->op, SOP_NONE, memory_order_release);
@@ -472,8 +474,8 @@ int sma__cache_make_room(struct sma *a, struct tref *r, unsigned cls, uint64_t u
 		return -1;
 	a->h->lock_slot = (uint32_t)(s - sma__slot(a, 0)) + 1;
 	sma__op_begin(a, LOP_SLOT, 0, 0);
-	if (n >= sma__cache_cap[cls])
-		flush_locked(a, s, c, cls, n - sma__cache_cap[cls] / 4);
+	if (n >= a->ccap[cls])
+		flush_locked(a, s, c, cls, n - a->ccap[cls] / 4);
 	if (cls >= NSMALL && s->cached_bytes + usable > a->h->cache_budget)
 		for (unsigned k = NSMALL; k < NCLASSES; k++)
 			flush_locked(a, s, c, k, c->count[k]);

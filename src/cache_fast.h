@@ -58,7 +58,7 @@ static inline void set_live(struct sma *a, uint64_t off, unsigned cls)
 static inline uint64_t pop(struct sma *a, struct slot *s, struct cache_block *c, unsigned cls)
 {
 	uint32_t n = c->count[cls];
-	uint64_t x = entry_off(c->entry[sma__cache_base[cls] + n - 1]);
+	uint64_t x = entry_off(c->entry[a->cbase[cls] + n - 1]);
 	s->inf_ctr = s->allocs;
 	s->inf_used = s->used;
 	atomic_store_explicit(&s->inf, INF_PACK(x, cls, INF_POP), memory_order_release);
@@ -67,7 +67,7 @@ static inline uint64_t pop(struct sma *a, struct slot *s, struct cache_block *c,
 	STEP();
 	set_live(a, x, cls);
 	STEP();
-	uint64_t usable = cls < NSMALL ? sma__class_size[cls] : entry_usable(c->entry[sma__cache_base[cls] + n - 1]);
+	uint64_t usable = cls < NSMALL ? sma__class_size[cls] : entry_usable(c->entry[a->cbase[cls] + n - 1]);
 	s->used += usable;
 	STEP();
 	s->allocs++;
@@ -85,10 +85,10 @@ static inline uint64_t pop(struct sma *a, struct slot *s, struct cache_block *c,
  */
 /* Brings a cached block of class cls with at least size usable bytes to
  * the top of its list (looking at the top few); 1 if there is one. */
-static inline int fit_top(struct cache_block *c, unsigned cls, size_t size)
+static inline int fit_top(const struct sma *a, struct cache_block *c, unsigned cls, size_t size)
 {
 	uint32_t n = c->count[cls];
-	uint64_t *e = &c->entry[sma__cache_base[cls]];
+	uint64_t *e = &c->entry[a->cbase[cls]];
 	for (uint32_t i = n, k = 0; i > 0 && k < 4; i--, k++) {
 		if (entry_usable(e[i - 1]) >= size) {
 			uint64_t t = e[i - 1];
@@ -115,7 +115,7 @@ static inline int sma__cache_alloc(struct sma *a, unsigned cls, size_t size, uin
 	c->req[cls]++;
 	if (cls >= NSMALL) {
 		/* A block of this class that fits, or any of the next class. */
-		if (c->count[cls] && fit_top(c, cls, size)) {
+		if (c->count[cls] && fit_top(a, c, cls, size)) {
 			*off = pop(a, s, c, cls);
 			return 0;
 		}
@@ -145,7 +145,7 @@ static inline int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uin
 	struct slot *s = r->slot;
 	struct cache_block *c = r->c;
 	uint32_t n = c->count[cls];
-	if (UNLIKELY(n >= sma__cache_cap[cls] || (cls >= NSMALL && s->cached_bytes + usable > a->h->cache_budget))) {
+	if (UNLIKELY(n >= a->ccap[cls] || (cls >= NSMALL && s->cached_bytes + usable > a->h->cache_budget))) {
 		if (sma__cache_make_room(a, r, cls, usable) < 0)
 			return -1;
 		n = c->count[cls];
@@ -161,7 +161,7 @@ static inline int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uin
 		return -1;
 	}
 	STEP();
-	c->entry[sma__cache_base[cls] + n] = cls < NSMALL ? off : entry_make(off, usable);
+	c->entry[a->cbase[cls] + n] = cls < NSMALL ? off : entry_make(off, usable);
 	STEP();
 	c->count[cls] = n + 1;
 	STEP();

@@ -504,15 +504,15 @@ static void check_slots(struct ck *c)
 			continue;
 		}
 		const uint32_t *count = (const uint32_t *)at(a, cb);
-		const uint64_t *entry = (const uint64_t *)at(a, cb + h->cache_bytes - (uint64_t)sma__cache_entries * 8);
+		const uint64_t *entry = (const uint64_t *)at(a, cb + h->cache_bytes - (uint64_t)a->entries * 8);
 		for (unsigned cls = 0; cls < NCLASSES; cls++) {
-			if (count[cls] > sma__cache_cap[cls]) {
+			if (count[cls] > a->ccap[cls]) {
 				report(c, "C2: slot %u: class %u holds %u, more than its %u", i, cls, count[cls],
-				       sma__cache_cap[cls]);
+				       a->ccap[cls]);
 				continue;
 			}
 			for (uint32_t k = 0; k < count[cls]; k++) {
-				uint64_t ent_ = entry[sma__cache_base[cls] + k];
+				uint64_t ent_ = entry[a->cbase[cls] + k];
 				uint64_t off = entry_off(ent_), usable = 0;
 				int ok;
 				if (cls < NSMALL) {
@@ -790,7 +790,7 @@ int sma_class_stats(sma_t *a, unsigned cls, struct sma_class_stats *cs)
 			continue;
 		const uint32_t *count = (const uint32_t *)at(a, cb);
 		const uint64_t *req = (const uint64_t *)at(a, cb + 4 * NCLASSES);
-		if (count[cls] <= sma__cache_cap[cls])
+		if (count[cls] <= a->ccap[cls])
 			cached += count[cls];
 		cs->requests += req[cls];
 	}
@@ -824,7 +824,7 @@ int sma_slots_each(sma_t *a, int (*fn)(const struct sma_slot_info *, void *), vo
 		if (cb >= h->heap_off && cb + h->cache_bytes <= h->heap_end) {
 			const uint32_t *count = (const uint32_t *)at(a, cb);
 			for (unsigned c = 0; c < NCLASSES; c++)
-				if (count[c] <= sma__cache_cap[c])
+				if (count[c] <= a->ccap[c])
 					si.cached += count[c];
 		}
 		int rc = fn(&si, arg);

@@ -46,7 +46,7 @@
 #include "sma.h"
 
 #define SMA_MAGIC 0x31414d5320414d53ULL /* "SMA SMA1" */
-#define SMA_LAYOUT 2u
+#define SMA_LAYOUT 3u
 
 #define PAGE 4096u	/* granule of the page map and of slabs */
 #define PAGE_SHIFT 12
@@ -222,7 +222,7 @@ _Static_assert(sizeof(struct slot) <= SLOT_BYTES, "slot fits");
  * KIND_INTERNAL: u32 count[NCLASSES], u64 req[NCLASSES], u64 own[NSMALL]
  * (heads of the lists of the thread's slabs with free slots), then the
  * cached offsets,
- * class cls at sma__cache_base[cls], sma__cache_cap[cls] of them. */
+ * class cls at a->cbase[cls], a->ccap[cls] of them (cache.c). */
 #define CACHE_HDR_BYTES (12u * NCLASSES + 8u * NSMALL)
 
 #define SEM_MARK 1453 /* value of semaphore 1 of every sma semaphore set */
@@ -271,6 +271,8 @@ struct sma_header {
 	uint64_t heap_size;	   /* usable bytes of the heap when empty */
 	uint64_t cache_budget;	   /* bytes one slot's cache may hold */
 	uint64_t cache_bytes;	   /* size of a cache block */
+	uint64_t small_cap;	   /* objects a thread caches per small class:
+				      16..256, a power of 2, by heap size */
 
 	/* the arena lock: written only by its holder */
 	uint8_t pad0[64];
@@ -320,6 +322,11 @@ struct sma {
 	uint64_t hid;		/* unique among this process's handles */
 	int destroyed;		/* sma_destroy was called through this handle */
 	int image;		/* base is a private copy, not an attachment */
+	/* The layout of this arena's cache blocks (from header.small_cap). */
+	uint32_t ccap[NCLASSES];  /* entries per class */
+	uint32_t cbase[NCLASSES]; /* first entry of each class */
+	uint32_t entries;	/* entries in all */
+	uint32_t refill;	/* small objects a refill takes */
 	struct sma *reg_next;	/* the process's list of open handles */
 };
 
@@ -379,9 +386,6 @@ static inline uint32_t *pmap(const struct sma *a)
 /* ---- size classes ------------------------------------------------------------ */
 
 HIDDEN extern const uint32_t sma__class_size[NCLASSES];
-HIDDEN extern uint32_t sma__cache_cap[NCLASSES];
-HIDDEN extern uint32_t sma__cache_base[NCLASSES];
-HIDDEN extern uint32_t sma__cache_entries;
 
 /* G2: the geometry in the header fits the segment (internal.h so that the
  * open and the checker use the same test). */
@@ -396,7 +400,7 @@ static inline int geometry_ok(const struct sma *a)
 	       h->heap_off >= h->buckets_off + (uint64_t)h->nbuckets * 8 && !(h->heap_off & 15) &&
 	       h->heap_off + MIN_BLOCK < h->heap_end && h->heap_end + 16 == h->size &&
 	       h->heap_size < h->size &&
-	       h->cache_bytes == CACHE_HDR_BYTES + 8ull * sma__cache_entries;
+	       h->cache_bytes == CACHE_HDR_BYTES + 8ull * a->entries;
 }
 
 static inline unsigned msb64(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }
@@ -516,7 +520,7 @@ HIDDEN void sma__slots_release_process(struct sma *a);
 HIDDEN void sma__slot_recover_locked(struct sma *a, struct slot *s);
 HIDDEN unsigned sma__reclaim_dead_locked(struct sma *a);
 HIDDEN struct slot *sma__slot(const struct sma *a, unsigned i);
-HIDDEN void sma__cache_init_tables(void);
+HIDDEN int sma__cache_tables(struct sma *a, uint64_t small_cap);
 HIDDEN void sma__tls_forget(struct sma *a);
 HIDDEN void sma__tls_after_fork(void);
 HIDDEN uint64_t sma__slot_cached_bytes(const struct sma *a, const struct slot *s);

@@ -165,7 +165,14 @@ static int initialise(struct sma *a, key_t key, mode_t mode, uint64_t dev, uint6
 	}
 	memset(at(a, h->slots_off), 0, h->heap_off - h->slots_off);
 	sma__heap_init(a);
-	h->cache_bytes = CACHE_HDR_BYTES + 8ull * sma__cache_entries;
+	/* Caches scale with the heap: 16 objects per small class at 4 MiB
+	 * and below, 256 from 64 MiB. */
+	uint64_t sc = 16;
+	while (sc < 256 && sc * 256 * 1024 < h->heap_size)
+		sc <<= 1;
+	h->small_cap = sc;
+	sma__cache_tables(a, sc);
+	h->cache_bytes = CACHE_HDR_BYTES + 8ull * a->entries;
 	h->cache_budget = h->heap_size / 64 > 65536 ? h->heap_size / 64 : 65536;
 
 	int semid = sem_create(key, mode);
@@ -265,7 +272,8 @@ static int await_ready(struct sma *a, int create, uint64_t dev, uint64_t ino, in
 		}
 		nanosleep(&nap, NULL);
 	}
-	if (h->layout != SMA_LAYOUT || h->ptr_bits != 64 || !geometry_ok(a)) {
+	if (h->layout != SMA_LAYOUT || h->ptr_bits != 64 || sma__cache_tables(a, h->small_cap) < 0 ||
+	    !geometry_ok(a)) {
 		errno = EPROTO;
 		return -1;
 	}

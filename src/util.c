@@ -115,7 +115,7 @@ static void atfork_child(void)
 static void init(void)
 {
 	pthread_atfork(NULL, NULL, atfork_child);
-	sma__cache_init_tables();
+	sma__slab_init();
 }
 
 void sma__init_once(void)
