@@ -110,7 +110,7 @@ static struct cache_block *cache_of(const struct sma *a, const struct slot *s)
 {
 	uint64_t c = s->cache;
 	const struct sma_header *h = a->h;
-	if (c < h->heap_off + 16 || c + cache_block_bytes(a) > h->heap_end || (c & 15))
+	if (c < h->heap_off + 16 || !in_heap(a, c, cache_block_bytes(a)) || (c & 15))
 		return NULL;
 	return (struct cache_block *)at(a, c);
 }

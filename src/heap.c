@@ -103,13 +103,17 @@ static uint64_t list_find(struct sma *a, uint64_t size)
 	mapping(size, &fl, &sl);
 	if (fl >= FL_COUNT)
 		return 0;
-	uint32_t slmap = h->sl_bitmap[fl] & (~0u << sl);
+	uint32_t slmap = h->sl_bitmap[fl] & (~0u << sl) & SL_MASK;
 	if (!slmap) {
 		uint64_t flmap = fl + 1 < 64 ? h->fl_bitmap & (~0ull << (fl + 1)) : 0;
 		if (!flmap)
 			return 0;
 		fl = (unsigned)__builtin_ctzll(flmap);
-		slmap = h->sl_bitmap[fl];
+		if (fl >= FL_COUNT)
+			return 0;
+		slmap = h->sl_bitmap[fl] & SL_MASK;
+		if (!slmap)
+			return 0;
 	}
 	sl = (unsigned)__builtin_ctz(slmap);
 	return h->heads[fl][sl];
@@ -382,9 +386,11 @@ uint64_t sma__heap_largest_locked(const struct sma *a)
 	if (!h->fl_bitmap)
 		return 0;
 	unsigned fl = msb64(h->fl_bitmap);
-	if (fl >= FL_COUNT || !h->sl_bitmap[fl])
+	uint32_t slmap = fl < FL_COUNT ? h->sl_bitmap[fl] & SL_MASK : 0;
+	if (!slmap)
 		return 0;
-	unsigned sl = 31u - (unsigned)__builtin_clz(h->sl_bitmap[fl]);
+	unsigned sl = 31u - (unsigned)__builtin_clz(slmap); /* a scribbled map
+							       names no list past SL_COUNT */
 	uint64_t best = 0;
 	uint64_t b = h->heads[fl][sl];
 	for (uint64_t i = 0; b && i < max_blocks(a); i++) {

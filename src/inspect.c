@@ -786,7 +786,7 @@ int sma_class_stats(sma_t *a, unsigned cls, struct sma_class_stats *cs)
 	for (unsigned i = 0; i < h->nslots; i++) {
 		const struct slot *s = sma__slot(a, i);
 		uint64_t cb = s->cache;
-		if (atomic_load(&s->state) != SLOT_HELD || cb < h->heap_off || cb + h->cache_bytes > h->heap_end)
+		if (atomic_load(&s->state) != SLOT_HELD || !in_heap(a, cb, h->cache_bytes))
 			continue;
 		const uint32_t *count = (const uint32_t *)at(a, cb);
 		const uint64_t *req = (const uint64_t *)at(a, cb + 4 * NCLASSES);
@@ -821,7 +821,7 @@ int sma_slots_each(sma_t *a, int (*fn)(const struct sma_slot_info *, void *), vo
 			.frees = s->frees,
 		};
 		uint64_t cb = s->cache;
-		if (cb >= h->heap_off && cb + h->cache_bytes <= h->heap_end) {
+		if (in_heap(a, cb, h->cache_bytes)) {
 			const uint32_t *count = (const uint32_t *)at(a, cb);
 			for (unsigned c = 0; c < NCLASSES; c++)
 				if (count[c] <= a->ccap[c])

@@ -130,6 +130,7 @@ enum { KIND_USER = 0, KIND_SLAB = 1, KIND_NAMED = 2, KIND_INTERNAL = 3 };
 /* TLSF geometry: 16 second-level lists per power of two from 256 bytes. */
 #define SL_LOG2 4
 #define SL_COUNT (1u << SL_LOG2)
+#define SL_MASK ((1u << SL_COUNT) - 1)
 #define FL_SHIFT (SL_LOG2 + 4) /* 256: below it, one list per 16 bytes */
 #define FL_MAX 44
 #define FL_COUNT (FL_MAX - FL_SHIFT + 1)
@@ -378,6 +379,13 @@ static inline uint64_t max_blocks(const struct sma *a)
 	return (a->h->heap_end - a->h->heap_off) / MIN_BLOCK + 1;
 }
 
+/* 1 if [off, off + len) lies in the heap (no sum that could wrap). */
+static inline int in_heap(const struct sma *a, uint64_t off, uint64_t len)
+{
+	const struct sma_header *h = a->h;
+	return off >= h->heap_off && off <= h->heap_end && len <= h->heap_end - off;
+}
+
 static inline uint32_t *pmap(const struct sma *a)
 {
 	return (uint32_t *)at(a, a->h->pmap_off);
@@ -392,6 +400,10 @@ HIDDEN extern const uint32_t sma__class_size[NCLASSES];
 static inline int geometry_ok(const struct sma *a)
 {
 	const struct sma_header *h = a->h;
+	/* Each offset inside the segment first, so that no sum below wraps. */
+	if (h->slots_off >= a->size || h->pmap_off >= a->size || h->buckets_off >= a->size ||
+	    h->heap_off >= a->size || h->heap_end >= a->size || h->npages > a->size)
+		return 0;
 	return h->size == a->size && h->npages == h->size / PAGE && h->nslots <= 4096 &&
 	       h->nbuckets && h->nbuckets <= (1u << 20) && !(h->nbuckets & (h->nbuckets - 1)) &&
 	       h->slots_off >= HDR_BYTES && !(h->slots_off & 15) &&
