@@ -61,8 +61,12 @@ int sma__cache_tables(struct sma *a, uint64_t small_cap)
 		if (c < NSMALL) {
 			cap = (uint32_t)small_cap;
 		} else {
-			cap = (512u * 1024) / sma__class_size[c];
-			cap = cap < 8 ? 8 : cap > 32 ? 32 : cap;
+			/* Medium classes scale with the small ones: 8 to 32
+			 * blocks in small arenas, 16 to 128 in large ones. */
+			uint32_t most = (uint32_t)small_cap / 2 < 32 ? 32 : (uint32_t)small_cap / 2;
+			uint32_t least = most / 4;
+			cap = (uint32_t)(small_cap * 4096 * 8 / sma__class_size[c]);
+			cap = cap < least ? least : cap > most ? most : cap;
 		}
 		a->ccap[c] = cap;
 		a->cbase[c] = base;
@@ -476,8 +480,10 @@ int sma__cache_make_room(struct sma *a, struct tref *r, unsigned cls, uint64_t u
 	sma__op_begin(a, LOP_SLOT, 0, 0);
 	if (n >= a->ccap[cls])
 		flush_locked(a, s, c, cls, n - a->ccap[cls] / 4);
-	if (cls >= NSMALL && s->cached_bytes + usable > a->h->cache_budget)
-		for (unsigned k = NSMALL; k < NCLASSES; k++)
+	/* Over the byte budget: give back the largest blocks first, down to
+	 * three quarters of it, so that the small end of the cache stays. */
+	for (unsigned k = NCLASSES; k-- > NSMALL && s->cached_bytes + usable > a->h->cache_budget / 4 * 3;)
+		if (c->count[k])
 			flush_locked(a, s, c, k, c->count[k]);
 	sma__op_end(a);
 	sma__unlock(a);
