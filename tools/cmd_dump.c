@@ -104,14 +104,9 @@ int cmd_dump(const struct cmd *c, const struct opts *o)
 	int r = EXIT_FAIL, wr, werr = 0;
 	sma_t *a;
 
-	a = open_target(c, o, SMA_RDONLY);
+	a = open_figures(c, o, &st, NULL);
 	if (!a)
 		return EXIT_FAIL;
-	if (sma_stats(a, &st) < 0) {
-		fail(c, "%s: reading the figures: %s", target_name(o),
-		     strerror(errno));
-		goto out_close;
-	}
 	if (names_load(a, &names) < 0) {
 		fail(c, "%s: reading the names: %s", target_name(o),
 		     strerror(errno));

@@ -504,15 +504,10 @@ int cmd_stats(const struct cmd *c, const struct opts *o)
 		fail(c, "%s", strerror(ENOMEM));
 		return EXIT_FAIL;
 	}
-	a = open_target(c, o, SMA_RDONLY);
+	a = open_figures(c, o, &st, &in);
 	if (!a) {
 		free(h);
 		return EXIT_FAIL;
-	}
-	if (sma_info(a, &in) < 0 || sma_stats(a, &st) < 0) {
-		fail(c, "%s: reading the figures: %s", target_name(o),
-		     strerror(errno));
-		goto out;
 	}
 	if (hist_load(a, h) != 0)
 		walk_err = errno ? errno : EBADMSG;

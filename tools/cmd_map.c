@@ -283,16 +283,11 @@ int cmd_map(const struct cmd *c, const struct opts *o)
 	int r = EXIT_FAIL, wr, werr = 0;
 	sma_t *a;
 
-	a = open_target(c, o, SMA_RDONLY);
+	a = open_figures(c, o, &st, &in);
 	if (!a)
 		return EXIT_FAIL;
-	if (sma_stats(a, &st) < 0) {
-		fail(c, "%s: reading the figures: %s", target_name(o),
-		     strerror(errno));
-		goto out;
-	}
 	/* The kernel's size of the segment is the one to trust. */
-	m.size = sma_info(a, &in) == 0 ? in.size : st.size;
+	m.size = in.size ? in.size : st.size;
 	m.block = MAP_MIN_BLOCK;
 	while (m.size / m.block >= MAP_COLS * MAP_MAX_ROWS)
 		m.block *= 2;

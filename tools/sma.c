@@ -241,6 +241,21 @@ static const char *open_why(int err, const struct opts *o)
 	}
 }
 
+sma_t *open_figures(const struct cmd *c, const struct opts *o, struct sma_stats *st,
+		    struct sma_info *in)
+{
+	sma_t *a = open_target(c, o, SMA_RDONLY);
+
+	if (!a)
+		return NULL;
+	if ((in && sma_info(a, in) < 0) || sma_stats(a, st) < 0) {
+		fail(c, "%s: reading the figures: %s", target_name(o), strerror(errno));
+		sma_close(a);
+		return NULL;
+	}
+	return a;
+}
+
 sma_t *open_target(const struct cmd *c, const struct opts *o, int flags)
 {
 	sma_t *a;

@@ -86,6 +86,10 @@ int target_shmid(const struct opts *o);
 /* Opens the arena o names with flags (SMA_RDONLY, ...); on failure prints
  * why and returns NULL. */
 sma_t *open_target(const struct cmd *c, const struct opts *o, int flags);
+/* Opens the target read-only and reads its figures (in may be NULL);
+ * NULL, with the message given, when either fails. */
+sma_t *open_figures(const struct cmd *c, const struct opts *o, struct sma_stats *st,
+		    struct sma_info *in);
 
 /* ---- format.c: numbers as text ---- */
 
