@@ -549,6 +549,7 @@ HIDDEN int sma__named_unlinked(struct sma *a, uint64_t obj);
 
 /* segment.c */
 HIDDEN struct sma *sma__registry_find(uint64_t hid);
+HIDDEN void sma__peek_detach(const struct sma_header *h, int shmid);
 HIDDEN extern pthread_mutex_t sma__registry_lock;
 HIDDEN extern struct sma *sma__registry;
 

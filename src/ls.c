@@ -87,7 +87,7 @@ static int each_arena(int (*fn)(const struct sma_ls_entry *, void *), void *arg,
 			if (fn)
 				rc = fn(&e, arg);
 		}
-		shmdt(h);
+		sma__peek_detach(h, id);
 		if (rc)
 			return rc;
 	}

@@ -87,11 +87,29 @@ static int sem_in_use(int semid)
 		if (h == (void *)-1)
 			continue;
 		int used = atomic_load(&h->magic) == SMA_MAGIC && h->semid == semid;
-		shmdt(h);
+		sma__peek_detach(h, id);
 		if (used)
 			return 1;
 	}
 	return 0;
+}
+
+/*
+ * Detaches a segment attached only to look at it (sma ls, the orphan
+ * check).  If its arena was destroyed meanwhile and this was the last
+ * attachment, its semaphore set goes too: the process that destroyed it
+ * left that to the last one out.
+ */
+void sma__peek_detach(const struct sma_header *h, int shmid)
+{
+	struct shmid_ds ds;
+	int semid = -1;
+	if (atomic_load(&((struct sma_header *)h)->magic) == SMA_MAGIC)
+		semid = h->semid;
+	int last = shmctl(shmid, IPC_STAT, &ds) == 0 && (ds.shm_perm.mode & SHM_DEST) && ds.shm_nattch <= 1;
+	shmdt(h);
+	if (last && semid >= 0)
+		semctl(semid, 0, IPC_RMID);
 }
 
 static int sem_create(key_t key, mode_t mode)

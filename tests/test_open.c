@@ -1088,9 +1088,44 @@ static void test_create_after_destroy_makes_a_new_arena_while_the_old_one_is_in_
 	t_destroy(b);
 }
 
+static int list_slowly(const struct sma_ls_entry *e, void *arg)
+{
+	(void)e;
+	(void)arg;
+	usleep(1000);
+	return 0;
+}
+
+static int lister(void *arg)
+{
+	sma_t *a = arg;
+
+	/* The inherited handle is closed as a program would; what remains is
+	 * a process looking at every arena, as sma ls does. */
+	T_REQUIRE(sma_close(a) == 0);
+	T_REQUIRE(sma_ls(list_slowly, NULL) == 0);
+	return 0;
+}
+
+static void test_an_arena_destroyed_while_another_process_lists_arenas_leaves_no_semaphore_set(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 40; round++) {
+		sma_t *a = t_open_private(SMA_MIN_SIZE);
+		int semid = sma_semid(a);
+		pid_t pid = t_fork(lister, a);
+
+		usleep((useconds_t)(round % 7) * 300);
+		t_destroy(a);
+		t_wait_ok(pid);
+		assert_false(t_sem_exists(semid));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		T_TEST(test_an_arena_destroyed_while_another_process_lists_arenas_leaves_no_semaphore_set),
 		T_TEST(test_open_of_a_missing_path_without_create_fails_with_enoent),
 		T_TEST(test_open_of_a_file_with_no_arena_without_create_fails_with_enoent),
 		T_TEST(test_open_id_of_an_id_that_names_no_segment_fails_with_einval_or_enoent),
