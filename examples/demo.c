@@ -267,6 +267,7 @@ int main(int argc, char **argv)
 		run_tool(tool, "info", path);
 		run_tool(tool, "stats", path);
 		run_tool(tool, "map", path);
+		run_tool(tool, "check", path);
 	} else {
 		printf("(the sma tool is not built here: %s not found)\n",
 		       tool ? tool : "no path given");
