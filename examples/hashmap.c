@@ -149,6 +149,27 @@ static struct hm_entry *find(hm_t *hm, uint64_t b, uint64_t h, const char *key)
 	return NULL;
 }
 
+/* Hashes key and locks the stripe of its bucket; the stripe's mutex, or
+ * NULL with errno set. */
+static sma_mutex_t *lock_key(hm_t *hm, const char *key, uint64_t *h, uint64_t *b)
+{
+	sma_mutex_t *m;
+	int err;
+
+	if (!key || !*key) {
+		errno = EINVAL;
+		return NULL;
+	}
+	*h = hash_key(key);
+	*b = *h & (hm->root->nbuckets - 1);
+	m = &hm->root->stripe[*b % HM_STRIPES];
+	if ((err = lock(m)) != 0) {
+		errno = err;
+		return NULL;
+	}
+	return m;
+}
+
 int hm_add(hm_t *hm, const char *key, int64_t delta)
 {
 	uint64_t h, b;
@@ -156,17 +177,8 @@ int hm_add(hm_t *hm, const char *key, int64_t delta)
 	struct hm_entry *e;
 	int err, ret = -1;
 
-	if (!key || !*key) {
-		errno = EINVAL;
+	if (!(m = lock_key(hm, key, &h, &b)))
 		return -1;
-	}
-	h = hash_key(key);
-	b = h & (hm->root->nbuckets - 1);
-	m = &hm->root->stripe[b % HM_STRIPES];
-	if ((err = lock(m)) != 0) {
-		errno = err;
-		return -1;
-	}
 	if ((e = find(hm, b, h, key)) != NULL) {
 		e->value += delta;
 		ret = 0;
@@ -195,19 +207,9 @@ int hm_get(hm_t *hm, const char *key, int64_t *value)
 	uint64_t h, b;
 	sma_mutex_t *m;
 	struct hm_entry *e;
-	int err;
 
-	if (!key || !*key) {
-		errno = EINVAL;
+	if (!(m = lock_key(hm, key, &h, &b)))
 		return -1;
-	}
-	h = hash_key(key);
-	b = h & (hm->root->nbuckets - 1);
-	m = &hm->root->stripe[b % HM_STRIPES];
-	if ((err = lock(m)) != 0) {
-		errno = err;
-		return -1;
-	}
 	if ((e = find(hm, b, h, key)) != NULL)
 		*value = e->value;
 	sma_mutex_unlock(m);

@@ -89,23 +89,33 @@ static void json_stats(struct json *j, const struct sma_stats *st)
 	json_u64(j, "nattch", others(st->nattch));
 }
 
+/* Opens the JSON object that info and stats print: the arena's identity,
+ * then the figures of struct sma_stats under their own names. */
+static void json_open_arena(struct json *j, const struct opts *o, const struct sma_info *in,
+			    const struct sma_stats *st)
+{
+	char k[16];
+
+	json_init(j, stdout);
+	json_obj(j, NULL, 0);
+	if (o->path)
+		json_str(j, "path", o->path);
+	json_i64(j, "shmid", in->shmid);
+	json_i64(j, "key", in->key);
+	json_str(j, "key_hex", fmt_key(k, in->key));
+	json_stats(j, st);
+}
+
 static void info_json(const struct opts *o, const struct sma_info *in,
 		      const struct sma_stats *st, const struct slots *sl,
 		      const struct proc_ent *pv, int np)
 {
 	struct json j;
-	char k[16], m[24];
+	char m[24];
 	size_t i;
 
-	json_init(&j, stdout);
-	json_obj(&j, NULL, 0);
-	if (o->path)
-		json_str(&j, "path", o->path);
-	json_i64(&j, "shmid", in->shmid);
-	json_i64(&j, "key", in->key);
-	json_str(&j, "key_hex", fmt_key(k, in->key));
+	json_open_arena(&j, o, in, st);
 	json_i64(&j, "semid", in->semid);
-	json_stats(&j, st);
 	json_u64(&j, "layout_version", in->layout_version);
 	json_bool(&j, "destroyed", in->destroyed);
 	json_u64(&j, "uid", in->uid);
@@ -317,18 +327,10 @@ static void stats_json(const struct opts *o, const struct sma_info *in,
 		       const struct hist *h)
 {
 	struct json j;
-	char k[16];
 	unsigned cls;
 	int b;
 
-	json_init(&j, stdout);
-	json_obj(&j, NULL, 0);
-	if (o->path)
-		json_str(&j, "path", o->path);
-	json_i64(&j, "shmid", in->shmid);
-	json_i64(&j, "key", in->key);
-	json_str(&j, "key_hex", fmt_key(k, in->key));
-	json_stats(&j, st);
+	json_open_arena(&j, o, in, st);
 	json_u64(&j, "cached", in->cached);
 	json_arr(&j, "classes", 0);
 	for (cls = 0; cls < in->nclasses; cls++) {
