@@ -4,7 +4,10 @@
  *
  * An arena is a segment whose first bytes carry SMA_MAGIC; an sma
  * semaphore set has two semaphores, the second holding SEM_MARK.  A set is
- * an orphan when no segment that carries the mark names it as its lock.
+ * an orphan when no segment that carries the mark names it as its lock, no
+ * segment holds its key, and nobody has used or changed it for
+ * ORPHAN_QUIET_S seconds (so that an arena being created, or one whose
+ * header cannot be read right now, keeps its set).
  * Only what the caller may read is listed.
  */
 #include "internal.h"
@@ -13,6 +16,10 @@
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <time.h>
+
+/* Seconds a semaphore set must have gone untouched to count as an orphan. */
+#define ORPHAN_QUIET_S 2
 
 union semun {
 	int val;
@@ -109,6 +116,17 @@ static int each_orphan(int (*fn)(const struct sma_ls_entry *, void *), void *arg
 		if (id < 0 || ds.sem_nsems != 2)
 			continue;
 		if (semctl(id, 1, GETVAL) != SEM_MARK || ids_has(ids, id))
+			continue;
+		/* Not named by any arena we could read is not enough: an arena
+		 * being created has its set a moment before its header names
+		 * it, and one we cannot read (another user's, a scribbled
+		 * header) names its own.  A keyed set whose key still has a
+		 * segment is not an orphan, nor is a set touched lately. */
+		key_t skey = ds.sem_perm.__key;
+		if (skey != IPC_PRIVATE && shmget(skey, 0, 0) >= 0)
+			continue;
+		time_t now = time(NULL);
+		if (now - ds.sem_otime < ORPHAN_QUIET_S || now - ds.sem_ctime < ORPHAN_QUIET_S)
 			continue;
 		if (!fn) {
 			if (semctl(id, 0, IPC_RMID) == 0)

@@ -443,6 +443,11 @@ int t_ipc_leftovers(int remove)
 {
 	t_init();
 	refresh_path_keys();
+	/* Another process (sma ls, run by a test beside this one) may hold a
+	 * segment the test destroyed for a moment; the last one out removes
+	 * it and its semaphore set.  Give such peeks a second. */
+	for (int i = 0; i < 20 && leftovers(0, 1); i++)
+		usleep(50 * 1000);
 	return leftovers(remove, 0);
 }
 

@@ -380,6 +380,7 @@ echo "$orph" >>"$made"
 run create "$orph" --size 1M
 semid=$("$FIX" orphan "$orph" 2>"$dir/err")
 [ -n "$semid" ] && echo "$semid" >>"$sems"
+sleep 3 # a set counts as an orphan once nobody has touched it for 2 s
 run ls --json
 if [ -n "$semid" ] && grep "\"semid\": $semid," "$dir/out" | grep -q '"orphan": true'; then
 	ok "an orphaned semaphore set shows in ls --json"
