@@ -123,11 +123,6 @@ static uint64_t alloc_locked(struct sma *a, size_t size, size_t align, unsigned 
 	return off;
 }
 
-uint64_t sma__alloc_locked(struct sma *a, size_t size, unsigned kind)
-{
-	return alloc_locked(a, size, ALIGN, kind);
-}
-
 /* The locked path: allocate; if the heap is full, give back this thread's
  * cache and what dead processes held, and try once more. */
 static sma_off_t alloc_slow(sma_t *a, size_t size, size_t align)

@@ -403,7 +403,6 @@ struct tref *sma__tref_take_slow(struct sma *a)
 		if (++r->misses & 1023)
 			return NULL; /* try again for a slot now and then */
 	} else {
-		uint32_t fgen = atomic_load_explicit(&sma__fork_gen, memory_order_relaxed);
 		struct tref *victim = NULL;
 		pthread_mutex_lock(&sma__registry_lock);
 		for (unsigned i = 0; i < NTREF && !victim; i++)
@@ -414,7 +413,6 @@ struct tref *sma__tref_take_slow(struct sma *a)
 			return NULL; /* this thread uses too many arenas at once */
 		memset(victim, 0, sizeof *victim);
 		victim->hid = a->hid;
-		victim->fgen = fgen;
 		r = victim;
 	}
 	if (a->h->nslots == 0)

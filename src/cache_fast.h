@@ -22,7 +22,6 @@ _Static_assert(sizeof(struct cache_block) == CACHE_HDR_BYTES, "cache block heade
 #define NTREF 4
 struct tref {
 	uint64_t hid;		/* handle, 0 = unused */
-	uint32_t fgen;		/* fork generation it was taken in */
 	uint32_t misses;	/* calls made without a slot */
 	struct slot *slot;	/* NULL: no slot could be had */
 	struct cache_block *c;

@@ -242,7 +242,6 @@ enum {
 	LOP_NAMED_FREE,	/* a named-object free; a = the object */
 	LOP_RECOVER,	/* a recovery */
 	LOP_RESIZE,	/* an in-place realloc; a = object, b = old usable, ctr = used */
-	LOP_OTHER,
 };
 
 struct sma_header {
@@ -483,7 +482,6 @@ HIDDEN uint64_t *sma__own_heads(const struct sma *a, uint32_t owner);
 HIDDEN int sma__slab_rebuild_locked(struct sma *a, struct slab *s, uint64_t slab_off);
 HIDDEN void sma__slabs_release_empty_locked(struct sma *a);
 HIDDEN void sma__slabs_forget_owners_locked(struct sma *a);
-HIDDEN uint64_t sma__slab_obj(const struct slab *s, uint64_t slab_off, unsigned idx);
 HIDDEN extern uint64_t sma__slab_inv[NSMALL];
 /* The index of the object d bytes past the first of a slab of class cls. */
 static inline unsigned sma__slab_index(unsigned cls, uint64_t d)
@@ -539,7 +537,6 @@ HIDDEN uint64_t sma__slot_cached_bytes(const struct sma *a, const struct slot *s
 
 /* alloc.c */
 HIDDEN int sma__object_live(const struct sma *a, uint64_t off, uint64_t *usable, unsigned *kind);
-HIDDEN uint64_t sma__alloc_locked(struct sma *a, size_t size, unsigned kind);
 HIDDEN int sma__free_object_locked(struct sma *a, uint64_t off);
 
 /* named.c */

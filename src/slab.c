@@ -50,11 +50,6 @@ static inline struct slab *slab_at(const struct sma *a, uint64_t p)
 	return (struct slab *)at(a, p);
 }
 
-uint64_t sma__slab_obj(const struct slab *s, uint64_t slab_off, unsigned idx)
-{
-	return slab_off + SLAB_HDR + (uint64_t)idx * sma__class_size[s->cls];
-}
-
 
 /* The list a slab belongs on: its owner's (a thread's own slabs with free
  * slots, in its cache block) or, for a slab nobody owns, its class's. */
