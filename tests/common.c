@@ -973,3 +973,19 @@ void t_walk(sma_t *a, struct t_walk *w)
 	assert_int_equal(w->free, st.free);
 	assert_int_equal(w->n_used, st.live);
 }
+
+sma_t *t_open_ok(sma_t *a, const char *call)
+{
+	if (!a)
+		fail_msg("%s: %s", call, strerror(errno));
+	return t_track(a);
+}
+
+sma_off_t t_alloc_ok(sma_t *a, size_t size)
+{
+	sma_off_t off = sma_alloc(a, size);
+
+	if (off == SMA_NULL)
+		fail_msg("sma_alloc(%zu): %s", size, strerror(errno));
+	return off;
+}

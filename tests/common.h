@@ -226,6 +226,12 @@ void t_walk(sma_t *a, struct t_walk *w);
 
 /* sma_stats, asserted 0. */
 struct sma_stats t_stats(sma_t *a);
+/* The handle a successful open returned, tracked; on failure the test
+ * fails naming the call (OPEN_OK). */
+sma_t *t_open_ok(sma_t *a, const char *call);
+#define OPEN_OK(call) t_open_ok((call), #call)
+/* sma_alloc that must succeed. */
+sma_off_t t_alloc_ok(sma_t *a, size_t size);
 size_t t_page_size(void);
 
 #endif /* SMA_TESTS_COMMON_H */

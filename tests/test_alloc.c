@@ -18,15 +18,6 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static sma_off_t alloc_ok(sma_t *a, size_t size)
-{
-	sma_off_t off = sma_alloc(a, size);
-
-	if (off == SMA_NULL)
-		fail_msg("sma_alloc(%zu): %s", size, strerror(errno));
-	return off;
-}
-
 /* Stats after one call that lets the library settle its caches. */
 static struct sma_stats settled_stats(sma_t *a)
 {
@@ -93,7 +84,7 @@ static void test_every_object_is_aligned_to_16_bytes_in_every_attachment(void **
 
 	for (size_t i = 0; i < NSMALL + NBIG; i++) {
 		sizes[i] = i < NSMALL ? i : big[i - NSMALL];
-		offs[i] = alloc_ok(a, sizes[i]);
+		offs[i] = t_alloc_ok(a, sizes[i]);
 		assert_int_equal(offs[i] % 16, 0);
 		assert_int_equal((uintptr_t)sma_ptr(a, offs[i]) % 16, 0);
 		assert_int_equal((uintptr_t)sma_ptr(b, offs[i]) % 16, 0);
@@ -117,7 +108,7 @@ static void test_alloc_of_zero_returns_distinct_minimal_objects(void **state)
 	size_t one;
 
 	for (int i = 0; i < N; i++) {
-		offs[i] = alloc_ok(a, 0);
+		offs[i] = t_alloc_ok(a, 0);
 		assert_true(sma_usable_size(a, offs[i]) <= 16);
 		memset(sma_ptr(a, offs[i]), 0x5a, sma_usable_size(a, offs[i]));
 	}
@@ -125,7 +116,7 @@ static void test_alloc_of_zero_returns_distinct_minimal_objects(void **state)
 	assert_int_equal(t_stats(a).live, N);
 	one = sma_usable_size(a, offs[0]);
 	{
-		sma_off_t o = alloc_ok(a, 1);
+		sma_off_t o = t_alloc_ok(a, 1);
 		assert_true(one <= sma_usable_size(a, o));
 		assert_int_equal(sma_free(a, o), 0);
 	}
@@ -145,7 +136,7 @@ static void test_calloc_returns_zeroed_memory_where_dirty_objects_were_freed(voi
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		size_t size = sizes[s];
 		for (int i = 0; i < N; i++) {
-			offs[i] = alloc_ok(a, size);
+			offs[i] = t_alloc_ok(a, size);
 			memset(sma_ptr(a, offs[i]), 0xa5, sma_usable_size(a, offs[i]));
 		}
 		for (int i = 0; i < N; i++)
@@ -174,7 +165,7 @@ static void test_calloc_returns_zeroed_memory_where_dirty_objects_were_freed(voi
 static void test_calloc_whose_size_overflows_fails_with_enomem_and_changes_nothing(void **state)
 {
 	sma_t *a = t_open_private(ARENA);
-	sma_off_t keep = alloc_ok(a, 100);
+	sma_off_t keep = t_alloc_ok(a, 100);
 	struct sma_stats before = settled_stats(a);
 
 	T_ASSERT_OFF_FAILS(sma_calloc(a, SIZE_MAX, 2), ENOMEM);
@@ -191,7 +182,7 @@ static void test_calloc_whose_size_overflows_fails_with_enomem_and_changes_nothi
 static void test_alloc_larger_than_the_heap_fails_with_enomem_and_changes_nothing(void **state)
 {
 	sma_t *a = t_open_private(ARENA);
-	sma_off_t keep = alloc_ok(a, 100);
+	sma_off_t keep = t_alloc_ok(a, 100);
 	struct sma_stats before = settled_stats(a);
 
 	T_ASSERT_OFF_FAILS(sma_alloc(a, before.heap_size + 1), ENOMEM);
@@ -229,7 +220,7 @@ static void test_realloc_to_zero_frees_the_object_and_returns_null(void **state)
 	sma_t *a = t_open_private(ARENA);
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		sma_off_t off = alloc_ok(a, sizes[i]);
+		sma_off_t off = t_alloc_ok(a, sizes[i]);
 		struct sma_stats before = t_stats(a), after;
 
 		assert_int_equal(sma_realloc(a, off, 0), SMA_NULL);
@@ -265,7 +256,7 @@ static void test_realloc_keeps_the_contents_when_growing_and_shrinking(void **st
 		off = n;
 		have = steps[i];
 		/* A neighbour, so that the next step cannot always grow in place. */
-		near[i] = alloc_ok(a, steps[i] < 100000 ? steps[i] : 1000);
+		near[i] = t_alloc_ok(a, steps[i] < 100000 ? steps[i] : 1000);
 		t_fill(sma_ptr(a, near[i]), 16, near[i]);
 	}
 	for (size_t i = 0; i < NSTEPS; i++) {
@@ -281,7 +272,7 @@ static void test_realloc_keeps_the_contents_when_growing_and_shrinking(void **st
 static void test_a_failed_realloc_leaves_the_old_object_untouched(void **state)
 {
 	sma_t *a = t_open_private(ARENA);
-	sma_off_t off = alloc_ok(a, 1000);
+	sma_off_t off = t_alloc_ok(a, 1000);
 	size_t usable = sma_usable_size(a, off);
 	struct sma_stats before;
 	sma_off_t full[ARENA / T_KIB(64) + 1];
@@ -318,8 +309,8 @@ static void test_a_failed_realloc_leaves_the_old_object_untouched(void **state)
 static void test_realloc_of_an_offset_that_is_not_a_live_object_fails_with_einval(void **state)
 {
 	sma_t *a = t_open_private(ARENA);
-	sma_off_t gone = alloc_ok(a, 100);
-	sma_off_t off = alloc_ok(a, 1000);
+	sma_off_t gone = t_alloc_ok(a, 100);
+	sma_off_t off = t_alloc_ok(a, 1000);
 	struct sma_stats before;
 
 	assert_int_equal(sma_free(a, gone), 0);
@@ -355,8 +346,8 @@ static void test_a_realloc_that_moves_counts_one_alloc_and_one_free_and_one_in_p
 	void **state)
 {
 	sma_t *a = t_open_private(ARENA);
-	sma_off_t off = alloc_ok(a, 32);
-	sma_off_t neighbour = alloc_ok(a, 32);
+	sma_off_t off = t_alloc_ok(a, 32);
+	sma_off_t neighbour = t_alloc_ok(a, 32);
 	sma_off_t n;
 
 	/* From a small object to a large one: it must move. */
@@ -416,7 +407,7 @@ static void test_aligned_alloc_with_an_alignment_not_a_power_of_two_fails_with_e
 				     48,   100,	 4095, 4097, 6144, 12288, ((size_t)1 << 20) + 16,
 				     SIZE_MAX, SIZE_MAX / 2, ((size_t)1 << 63) + 1};
 	sma_t *a = t_open_private(ARENA);
-	sma_off_t keep = alloc_ok(a, 64);
+	sma_off_t keep = t_alloc_ok(a, 64);
 	struct sma_stats before = settled_stats(a);
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -443,7 +434,7 @@ static void test_aligned_alloc_beyond_4096_is_aligned_or_fails_with_einval(void 
 	for (size_t i = 0; i < sizeof(aligns) / sizeof(aligns[0]); i++)
 		for (int t = 0; t < TRIES; t++) {
 			/* a small object first, so that the tries start from different places */
-			filler[t] = alloc_ok(a, 100 + 1000 * (size_t)t);
+			filler[t] = t_alloc_ok(a, 100 + 1000 * (size_t)t);
 			errno = 0;
 			sma_off_t off = sma_aligned_alloc(a, aligns[i], 100);
 			if (off == SMA_NULL) {
@@ -468,7 +459,7 @@ static void test_aligned_alloc_beyond_4096_is_aligned_or_fails_with_einval(void 
 static void test_free_of_null_returns_zero_and_changes_nothing(void **state)
 {
 	sma_t *a = t_open_private(ARENA);
-	sma_off_t keep = alloc_ok(a, 64);
+	sma_off_t keep = t_alloc_ok(a, 64);
 	struct sma_stats before = settled_stats(a);
 
 	assert_int_equal(sma_free(a, SMA_NULL), 0);
@@ -486,8 +477,8 @@ static void test_free_twice_fails_with_einval_and_changes_nothing(void **state)
 	sma_t *a = t_open_private(ARENA);
 
 	for (size_t k = 0; k < NKINDS; k++) {
-		sma_off_t neighbour = alloc_ok(a, kinds[k]);
-		sma_off_t x = alloc_ok(a, kinds[k]);
+		sma_off_t neighbour = t_alloc_ok(a, kinds[k]);
+		sma_off_t x = t_alloc_ok(a, kinds[k]);
 		sma_off_t again[N + 1];
 		struct sma_stats before;
 
@@ -504,7 +495,7 @@ static void test_free_twice_fails_with_einval_and_changes_nothing(void **state)
 		/* The object is handed out once at most. */
 		again[0] = neighbour;
 		for (int i = 1; i <= N; i++)
-			again[i] = kinds[k] < 100000 || i < 4 ? alloc_ok(a, kinds[k]) : alloc_ok(a, 16);
+			again[i] = kinds[k] < 100000 || i < 4 ? t_alloc_ok(a, kinds[k]) : t_alloc_ok(a, 16);
 		assert_distinct(again, N + 1);
 		for (int i = 0; i <= N; i++)
 			assert_int_equal(sma_free(a, again[i]), 0);
@@ -548,9 +539,9 @@ static void test_free_of_an_interior_offset_fails_with_einval_and_changes_nothin
 	sma_t *a = t_open_private(ARENA);
 
 	for (size_t k = 0; k < NKINDS; k++) {
-		sma_off_t before_it = alloc_ok(a, kinds[k]);
-		sma_off_t off = alloc_ok(a, kinds[k]);
-		sma_off_t after_it = alloc_ok(a, kinds[k]);
+		sma_off_t before_it = t_alloc_ok(a, kinds[k]);
+		sma_off_t off = t_alloc_ok(a, kinds[k]);
+		sma_off_t after_it = t_alloc_ok(a, kinds[k]);
 		size_t u = sma_usable_size(a, off);
 		sma_off_t bad[] = {off + 16, off + 8, off + 32, off + (u - 16) / 16 * 16,
 				   off + (u > 4096 + 16 ? 4096 : 16),
@@ -570,8 +561,8 @@ static void test_free_of_a_misaligned_offset_fails_with_einval_and_changes_nothi
 	sma_t *a = t_open_private(ARENA);
 
 	for (size_t k = 0; k < NKINDS; k++) {
-		sma_off_t before_it = alloc_ok(a, kinds[k]);
-		sma_off_t off = alloc_ok(a, kinds[k]);
+		sma_off_t before_it = t_alloc_ok(a, kinds[k]);
+		sma_off_t off = t_alloc_ok(a, kinds[k]);
 		sma_off_t bad[] = {off + 1, off + 2, off + 4, off + 15, off - 1, off - 8, off + 17};
 
 		assert_bad_frees_change_nothing(a, off, kinds[k], bad, sizeof(bad) / sizeof(bad[0]));
@@ -584,7 +575,7 @@ static void test_free_of_a_misaligned_offset_fails_with_einval_and_changes_nothi
 static void test_free_of_an_out_of_range_offset_fails_with_einval_and_changes_nothing(void **state)
 {
 	sma_t *a = t_open_private(ARENA);
-	sma_off_t off = alloc_ok(a, 64);
+	sma_off_t off = t_alloc_ok(a, 64);
 	size_t size = t_stats(a).size;
 	sma_off_t bad[] = {size,
 			   size + 16,
@@ -623,11 +614,11 @@ static void test_free_of_any_offset_but_a_live_object_fails_with_einval_and_chan
 	for (int round = 0; round < 3; round++)
 		for (size_t i = 0; i < NS; i++) {
 			lsize[n] = sizes[i];
-			live[n] = alloc_ok(a, sizes[i]);
+			live[n] = t_alloc_ok(a, sizes[i]);
 			n++;
 		}
 	lsize[n] = 300000;
-	live[n++] = alloc_ok(a, 300000);
+	live[n++] = t_alloc_ok(a, 300000);
 	lsize[n] = 100;
 	live[n++] = sma_aligned_alloc(a, 4096, 100);
 	lsize[n] = 3000;
@@ -694,7 +685,7 @@ static void test_usable_size_is_at_least_the_size_asked_and_all_of_it_is_usable(
 
 	for (int i = 0; i < N; i++) {
 		sizes[i] = i < 590 ? (size_t)i * 7 : (size_t)(i - 589) * 30011;
-		offs[i] = alloc_ok(a, sizes[i]);
+		offs[i] = t_alloc_ok(a, sizes[i]);
 		assert_true(sma_usable_size(a, offs[i]) >= sizes[i]);
 		t_fill(sma_ptr(a, offs[i]), sma_usable_size(a, offs[i]), offs[i] ^ 0xabc);
 		sum += sma_usable_size(a, offs[i]);
@@ -713,8 +704,8 @@ static void test_usable_size_of_an_offset_that_is_not_a_live_object_is_zero_with
 	void **state)
 {
 	sma_t *a = t_open_private(ARENA);
-	sma_off_t gone = alloc_ok(a, 100);
-	sma_off_t off = alloc_ok(a, 5000);
+	sma_off_t gone = t_alloc_ok(a, 100);
+	sma_off_t off = t_alloc_ok(a, 5000);
 	size_t size = t_stats(a).size;
 	sma_off_t bad[] = {SMA_NULL, gone, off + 16, off + 1, off + 4096, size, size + 16,
 			   UINT64_MAX, (sma_off_t)1 << 45};
@@ -738,7 +729,7 @@ static void test_ptr_and_off_translate_every_byte_of_an_object_both_ways(void **
 	sma_t *b = t_track(sma_open_id(sma_shmid(a), 0));
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		sma_off_t off = alloc_ok(a, sizes[i]);
+		sma_off_t off = t_alloc_ok(a, sizes[i]);
 		size_t u = sma_usable_size(a, off);
 		char *pa = sma_ptr(a, off), *pb = sma_ptr(b, off);
 
@@ -769,8 +760,8 @@ static void test_off_of_null_or_an_address_outside_the_mapping_is_null(void **st
 	sma_t *a = t_open_private(ARENA);
 	sma_t *b = t_track(sma_open_id(sma_shmid(a), 0));
 	sma_t *c = t_open_private(ARENA);
-	sma_off_t off = alloc_ok(a, 64);
-	sma_off_t other = alloc_ok(c, 64);
+	sma_off_t off = t_alloc_ok(a, 64);
+	sma_off_t other = t_alloc_ok(c, 64);
 	int local;
 	static char heap[64]; /* memory of this process outside any arena */
 
@@ -813,7 +804,7 @@ static void test_a_fresh_arena_has_all_its_heap_free_in_one_piece(void **state)
 		t_walk(a, &w);
 		assert_int_equal(w.n_used, 0);
 		/* The largest free piece is one object. */
-		off = alloc_ok(a, st.largest_free);
+		off = t_alloc_ok(a, st.largest_free);
 		assert_true(sma_usable_size(a, off) >= st.largest_free);
 		assert_int_equal(sma_free(a, off), 0);
 		assert_all_free(a);
@@ -930,7 +921,7 @@ static void test_walk_stops_at_a_non_zero_return_and_returns_it(void **state)
 	int calls = 0;
 
 	for (int i = 0; i < 5; i++)
-		offs[i] = alloc_ok(a, 100 * (i + 1));
+		offs[i] = t_alloc_ok(a, 100 * (i + 1));
 	assert_int_equal(sma_walk(a, stop_at_second, &calls), 7);
 	assert_int_equal(calls, 2);
 	for (int i = 0; i < 5; i++)
@@ -946,14 +937,14 @@ static void test_largest_free_is_one_object_sma_alloc_can_return_now(void **stat
 	struct sma_stats st;
 
 	for (int i = 0; i < N; i++)
-		offs[i] = alloc_ok(a, 50000);
+		offs[i] = t_alloc_ok(a, 50000);
 	for (int i = 0; i < N; i += 2) {
 		assert_int_equal(sma_free(a, offs[i]), 0);
 		offs[i] = SMA_NULL;
 	}
 	st = t_stats(a);
 	assert_true(st.largest_free <= st.free);
-	big = alloc_ok(a, st.largest_free);
+	big = t_alloc_ok(a, st.largest_free);
 	assert_true(sma_usable_size(a, big) >= st.largest_free);
 	assert_int_equal(sma_free(a, big), 0);
 	for (int i = 0; i < N; i++)
@@ -970,7 +961,7 @@ static void test_used_is_the_sum_of_the_usable_sizes_of_live_objects(void **stat
 	size_t sum = 0;
 
 	for (int i = 0; i < 50; i++) {
-		offs[i] = alloc_ok(a, (size_t)i * i * 37 + 1);
+		offs[i] = t_alloc_ok(a, (size_t)i * i * 37 + 1);
 		sum += sma_usable_size(a, offs[i]);
 		assert_int_equal(t_stats(a).used, sum);
 	}
@@ -1086,7 +1077,7 @@ static void test_recover_on_a_healthy_arena_frees_no_live_object(void **state)
 	struct sma_stats before;
 
 	for (int i = 0; i < 20; i++) {
-		offs[i] = alloc_ok(a, 100 + 1000 * i);
+		offs[i] = t_alloc_ok(a, 100 + 1000 * i);
 		t_fill(sma_ptr(a, offs[i]), 100 + 1000 * i, offs[i]);
 	}
 	before = settled_stats(a);
@@ -1105,7 +1096,7 @@ static void test_recover_on_a_healthy_arena_frees_no_live_object(void **state)
 static void test_check_of_an_arena_whose_header_magic_is_smashed_fails_with_ebadmsg(void **state)
 {
 	sma_t *a = t_open_private(ARENA);
-	sma_off_t off = alloc_ok(a, 100);
+	sma_off_t off = t_alloc_ok(a, 100);
 	unsigned char *raw = shmat(sma_shmid(a), NULL, 0);
 	unsigned char saved[8];
 

@@ -74,23 +74,6 @@ static void bad_open(sma_t *got, int err, int want, const char *call)
 		bad_open(b__, errno, (e), #call);              \
 	} while (0)
 
-static sma_t *open_ok(sma_t *a, const char *call)
-{
-	if (!a)
-		fail_msg("%s: %s", call, strerror(errno));
-	return t_track(a);
-}
-#define OPEN_OK(call) open_ok((call), #call)
-
-static sma_off_t alloc_ok(sma_t *a, size_t size)
-{
-	sma_off_t off = sma_alloc(a, size);
-
-	if (off == SMA_NULL)
-		fail_msg("sma_alloc(%zu): %s", size, strerror(errno));
-	return off;
-}
-
 static void make_file(const char *path, mode_t mode)
 {
 	int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode);
@@ -195,9 +178,9 @@ struct population {
 
 static void populate(sma_t *a, struct population *p)
 {
-	p->small = alloc_ok(a, 64);
-	p->medium = alloc_ok(a, 1000);
-	p->large = alloc_ok(a, T_KIB(200));
+	p->small = t_alloc_ok(a, 64);
+	p->medium = t_alloc_ok(a, 1000);
+	p->large = t_alloc_ok(a, T_KIB(200));
 	p->named = sma_named_alloc(a, "bad-input-named", 300, NULL);
 	assert_int_not_equal(p->named, SMA_NULL);
 	t_fill(sma_ptr(a, p->small), 64, 1);
@@ -783,7 +766,7 @@ static void test_a_full_arena_fails_with_enomem_and_loses_nothing(void **state)
 
 	/* One freed object makes room for one like it. */
 	assert_int_equal(sma_free(a, f.off[0]), 0);
-	f.off[0] = alloc_ok(a, f.len[0]);
+	f.off[0] = t_alloc_ok(a, f.len[0]);
 	for (size_t i = 0; i < f.n; i++)
 		assert_int_equal(sma_free(a, f.off[i]), 0);
 	assert_int_equal(sma_flush(a), 0);
@@ -952,16 +935,16 @@ static void test_offsets_that_are_not_live_objects_fail_with_einval_and_change_n
 	(void)state;
 	populate(a, &pop);
 	/* Freed objects: in this thread's cache, flushed back, and large. */
-	freed[0] = alloc_ok(a, 64);
-	freed[1] = alloc_ok(a, 1000);
-	freed[2] = alloc_ok(a, T_KIB(100));
-	freed[3] = alloc_ok(a, 48);
-	freed[4] = alloc_ok(a, 2000);
+	freed[0] = t_alloc_ok(a, 64);
+	freed[1] = t_alloc_ok(a, 1000);
+	freed[2] = t_alloc_ok(a, T_KIB(100));
+	freed[3] = t_alloc_ok(a, 48);
+	freed[4] = t_alloc_ok(a, 2000);
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(sma_free(a, freed[i]), 0);
 	assert_int_equal(sma_flush(a), 0);
-	freed[3] = alloc_ok(a, 48); /* a warm cache again, with freed[5] in it */
-	freed[5] = alloc_ok(a, 48);
+	freed[3] = t_alloc_ok(a, 48); /* a warm cache again, with freed[5] in it */
+	freed[5] = t_alloc_ok(a, 48);
 	assert_int_equal(sma_free(a, freed[5]), 0);
 	assert_int_equal(sma_free(a, freed[3]), 0);
 	n = bad_offsets(a, &pop, freed, 6, list, 1024);
@@ -1174,8 +1157,8 @@ static void test_close_and_destroy_after_the_semaphore_set_was_removed_clean_up(
 	int shmid = sma_shmid(a), semid = sma_semid(a);
 
 	(void)state;
-	alloc_ok(a, 64); /* a cache of this thread to give back */
-	alloc_ok(a, T_KIB(100));
+	t_alloc_ok(a, 64); /* a cache of this thread to give back */
+	t_alloc_ok(a, T_KIB(100));
 	assert_int_equal(semctl(semid, 0, IPC_RMID), 0);
 	t_assert_check(a); /* it reads without the lock it cannot take */
 	alarm(20);

@@ -67,14 +67,6 @@ static void expect_open_fails(sma_t *a, int e, const char *call, int want1, int 
 		T_REQUIRE_EQ(e_, (e));                                   \
 	} while (0)
 
-static sma_t *open_ok(sma_t *a, const char *call)
-{
-	if (!a)
-		fail_msg("%s: %s", call, strerror(errno));
-	return t_track(a);
-}
-#define OPEN_OK(call) open_ok((call), #call)
-
 static void make_file(const char *path, mode_t mode)
 {
 	int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode);
