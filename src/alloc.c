@@ -78,6 +78,23 @@ int sma__free_object_locked(struct sma *a, uint64_t off)
 	return 0;
 }
 
+/* Which class caches the object at off: its slab's, or its usable size's
+ * for a medium heap block; NCLASSES if no cache holds such an object. */
+uint64_t sma__object_class(const struct sma *a, uint64_t off)
+{
+	unsigned idx;
+	const struct slab *s = sma__slab_of(a, off, &idx);
+	if (s)
+		return s->cls;
+	uint64_t b = sma__heap_block_of(a, off);
+	if (!b)
+		return NCLASSES;
+	uint64_t usable = hw_size(hw_load(a, b)) - BLOCK_OVERHEAD;
+	if (usable <= SMALL_MAX || usable > CACHE_MAX)
+		return NCLASSES;
+	return size_class(usable);
+}
+
 /*
  * One live object of at least size bytes aligned to align, or 0.  Counted
  * in the header's counters.
@@ -86,7 +103,7 @@ static uint64_t alloc_locked(struct sma *a, size_t size, size_t align, unsigned 
 {
 	struct sma_header *h = a->h;
 	uint64_t off = 0, usable = 0;
-	sma__op_begin(a, LOP_ALLOC, 0, h->allocs);
+	sma__op_begin(a, LOP_ALLOC);
 	if (size <= SMALL_MAX && align <= ALIGN && kind == KIND_USER) {
 		unsigned cls = size_class(size);
 		h->cls[cls].requests++;
@@ -115,16 +132,27 @@ static uint64_t alloc_locked(struct sma *a, size_t size, size_t align, unsigned 
 	}
 	STEP();
 	if (off) {
-		h->used += usable;
+		BUMP(h->used, usable);
 		STEP();
-		h->allocs++;
+		BUMP(h->allocs, 1);
 	}
 	sma__op_end(a);
 	return off;
 }
 
-/* The locked path: allocate; if the heap is full, give back this thread's
- * cache and what dead processes held, and try once more. */
+/* Everything that holds memory back from an allocation and can be made to
+ * let go of it: this thread's cache, what dead processes held, and the
+ * slabs threads own (theirs only by preference).  With the lock held. */
+void sma__make_room_locked(struct sma *a)
+{
+	sma__cache_release_self_locked(a);
+	sma__reclaim_dead_locked(a);
+	for (uint32_t o = 1; o <= a->h->nslots; o++)
+		sma__slabs_disown_locked(a, o);
+}
+
+/* The locked path: allocate; if the heap is full, make room and try once
+ * more. */
 static sma_off_t alloc_slow(sma_t *a, size_t size, size_t align)
 {
 	if (size > a->h->heap_size) {
@@ -134,18 +162,11 @@ static sma_off_t alloc_slow(sma_t *a, size_t size, size_t align)
 	if (sma__lock(a) < 0)
 		return SMA_NULL;
 	uint64_t off = alloc_locked(a, size, align, KIND_USER);
-	sma__unlock(a);
 	if (!off) {
-		sma__cache_flush_self(a);
-		if (sma__lock(a) < 0)
-			return SMA_NULL;
-		sma__reclaim_dead_locked(a);
-		/* Slabs threads own are theirs only by preference. */
-		for (uint32_t o = 1; o <= a->h->nslots; o++)
-			sma__slabs_disown_locked(a, o);
+		sma__make_room_locked(a);
 		off = alloc_locked(a, size, align, KIND_USER);
-		sma__unlock(a);
 	}
+	sma__unlock(a);
 	if (!off)
 		errno = ENOMEM;
 	return off;
@@ -204,8 +225,8 @@ static int free_locked(struct sma *a, uint64_t off, uint64_t usable)
 	int rc = 0;
 	if (sma__lock(a) < 0)
 		return -1;
-	sma__op_begin(a, LOP_FREE, off, h->frees);
-	h->lock_b = usable;
+	sma__op_begin(a, LOP_FREE);
+	sma__op_object(a, off, usable);
 	unsigned idx;
 	struct slab *s = sma__slab_of(a, off, &idx);
 	uint64_t was;
@@ -223,9 +244,9 @@ static int free_locked(struct sma *a, uint64_t off, uint64_t usable)
 	STEP();
 	sma__free_object_locked(a, off);
 	STEP();
-	h->used -= usable;
+	BUMP(h->used, (uint64_t)0 - usable);
 	STEP();
-	h->frees++;
+	BUMP(h->frees, 1);
 out:
 	sma__op_end(a);
 	sma__unlock(a);
@@ -292,7 +313,9 @@ sma_off_t sma_realloc(sma_t *a, sma_off_t off, size_t size)
 		return SMA_NULL;
 	}
 	if (size == 0) {
-		sma_free(a, off);
+		if (sma_free(a, off) < 0)
+			return SMA_NULL; /* errno from sma_free */
+		errno = 0;
 		return SMA_NULL;
 	}
 	if (size > a->h->heap_size) {
@@ -307,12 +330,12 @@ sma_off_t sma_realloc(sma_t *a, sma_off_t off, size_t size)
 		if (sma__lock(a) < 0)
 			return SMA_NULL;
 		uint64_t b = off - 16;
-		sma__op_begin(a, LOP_RESIZE, off, a->h->used);
-		a->h->lock_b = usable;
+		sma__op_begin(a, LOP_RESIZE);
+		sma__op_object(a, off, usable);
 		int ok = (hw_load(a, b) & BF_LIVE) && sma__heap_resize_locked(a, b, size) == 0;
 		if (ok) {
 			uint64_t now = hw_size(hw_load(a, b)) - BLOCK_OVERHEAD;
-			a->h->used += now - usable;
+			BUMP(a->h->used, now - usable);
 		}
 		sma__op_end(a);
 		sma__unlock(a);
@@ -323,7 +346,14 @@ sma_off_t sma_realloc(sma_t *a, sma_off_t off, size_t size)
 	if (!n)
 		return SMA_NULL;
 	memcpy(at(a, n), at(a, off), usable < size ? usable : size);
-	sma_free(a, off);
+	if (sma_free(a, off) < 0) {
+		/* Freed by another thread meanwhile: the caller's offset was
+		 * not its to move.  Nothing of the new object is kept. */
+		int e = errno;
+		sma_free(a, n);
+		errno = e;
+		return SMA_NULL;
+	}
 	return n;
 }
 
@@ -339,7 +369,7 @@ size_t sma_usable_size(sma_t *a, sma_off_t off)
 
 void *sma_ptr(const sma_t *a, sma_off_t off)
 {
-	return off ? a->base + off : NULL;
+	return LIKELY(off && a) ? a->base + off : NULL;
 }
 
 sma_off_t sma_off(const sma_t *a, const void *p)

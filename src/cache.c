@@ -6,17 +6,18 @@
  * between its cache and the user without any lock or system call, and the
  * cache is refilled from slabs or flushed back in batches under one lock
  * acquisition.  Because the cache lives in the segment, not in the process,
- * what a dead process held can be given back by anyone (slot recovery).
+ * what a dead process held can be given back by anyone (repair.c).
  *
  *   slot table (header.slots_off)          cache block (slot.cache)
- *   +------+------+-- ... --+------+       +-----------+-----------+------------------+
- *   | slot | slot |         | slot |  ---> | count[80] | req[80]   | entries of class |
- *   +------+------+-- ... --+------+       +-----------+-----------+ 0, 1, ..., 79    |
- *                                                                  +------------------+
+ *   +------+------+-- ... --+------+       +-----------+------------------+
+ *   | slot | slot |         | slot |  ---> | count[80] | entries of class |
+ *   +------+------+-- ... --+------+       +-----------+ 0, 1, ..., 79    |
+ *                                                      +------------------+
  *
  * Invariants:
- *   C1  a held slot names a process (pid and start time); a slot whose
- *       process is gone may be recovered by any lock holder.
+ *   C1  a held slot names its owner process (identity, pid, start time,
+ *       PID namespace) and has its liveness token raised (sem.c T2); a
+ *       slot whose owner is gone may be recovered by any lock holder.
  *   C2  every cached object is in exactly one cache, below its class's
  *       count; it is neither live nor free in its slab or the heap.
  *   C3  small classes cache slab slots of that class; a medium class k
@@ -25,15 +26,16 @@
  *   C4  a slot's cached_bytes is the sum of the usable sizes of the
  *       medium blocks it caches (small ones are counted by class).
  *
- * The lock-free moves, and why a crash between any two steps is repaired
- * (sma__slot_recover_locked):
- *   pop:  record inf {off, POP, allocs}; count--; set live; count; clear inf
- *   push: record inf {off, PUSH, frees}; clear live (this is the double-
- *         free check); entry[count] = off; count++; count; clear inf
+ * The lock-free moves, and why a death between any two steps is repaired
+ * (repair.c, sma__settle_inflight):
+ *   pop:  record inf {off, POP}; count--; set live; used; allocs; clear inf
+ *   push: record inf {off, PUSH}; clear live (this is the double-free
+ *         check); entry[count] = off; count++; used; frees; clear inf
  * The record names the one object in flight; its live bit and the slot's
- * count say how far the move went.  Refill and flush run under the lock
- * and log themselves in the slot's op fields (SOP_REFILL: the slab word
- * and mask taken; SOP_FLUSH: the range being returned).
+ * count say how far the move went, and inf_ctr and inf_used whether the
+ * counters moved.  Refill and flush run under the lock and log themselves
+ * in the slot's op fields (SOP_REFILL: the slab word and mask taken;
+ * SOP_FLUSH: the range being returned), with op = LOP_SLOT in the header.
  */
 #include "internal.h"
 #include "cache_fast.h"
@@ -77,24 +79,14 @@ int sma__cache_tables(struct sma *a, uint64_t small_cap)
 	return 0;
 }
 
-struct slot *sma__slot(const struct sma *a, unsigned i)
+/* The cache block a slot names, if it lies in the heap; else NULL. */
+struct cache_block *sma__cache_of(const struct sma *a, const struct slot *s)
 {
-	return (struct slot *)at(a, a->h->slots_off + (uint64_t)i * SLOT_BYTES);
-}
-
-static struct cache_block *cache_of(const struct sma *a, const struct slot *s);
-
-/* The heads of the own-slab lists of slot owner - 1, if it is held and
- * has a cache; else NULL. */
-uint64_t *sma__own_heads(const struct sma *a, uint32_t owner)
-{
-	if (!owner || owner > a->h->nslots)
+	uint64_t c = LOAD(((struct slot *)s)->cache);
+	const struct sma_header *h = a->h;
+	if (c < h->heap_off + 16 || !in_heap(a, c, cache_block_bytes(a)) || (c & 15))
 		return NULL;
-	struct slot *s = sma__slot(a, owner - 1);
-	if (atomic_load(&s->state) != SLOT_HELD)
-		return NULL;
-	struct cache_block *c = cache_of(a, s);
-	return c ? c->own : NULL;
+	return (struct cache_block *)at(a, c);
 }
 
 /* ---- this thread's slots ----------------------------------------------- */
@@ -110,21 +102,13 @@ static void key_init(void)
 	atexit(process_exit);
 }
 
-static struct cache_block *cache_of(const struct sma *a, const struct slot *s)
-{
-	uint64_t c = s->cache;
-	const struct sma_header *h = a->h;
-	if (c < h->heap_off + 16 || !in_heap(a, c, cache_block_bytes(a)) || (c & 15))
-		return NULL;
-	return (struct cache_block *)at(a, c);
-}
-
 /* ---- returning objects under the lock ------------------------------------ */
 
 /* Gives a cached object (neither live nor free) back to its slab or to the
- * heap.  Checks everything: the caller may be a recovery reading a slot
- * that a dead process left. */
-static void give_back_locked(struct sma *a, uint64_t off, unsigned cls)
+ * heap; does nothing to one that is live or free already (repair.c R3).
+ * Checks everything: the caller may be a recovery reading a slot that a
+ * dead process left. */
+void sma__give_back_locked(struct sma *a, uint64_t off, unsigned cls)
 {
 	if (cls < NSMALL) {
 		unsigned idx;
@@ -146,25 +130,10 @@ static void give_back_locked(struct sma *a, uint64_t off, unsigned cls)
 	}
 }
 
-/* The usable size of the heap block at off, 0 if it is not one. */
-static uint64_t usable_of(const struct sma *a, uint64_t off)
-{
-	uint64_t b = sma__heap_block_of(a, off);
-	return b ? hw_size(hw_load(a, b)) - BLOCK_OVERHEAD : 0;
-}
-
-static uint64_t cached_usable(const struct sma *a, uint64_t off, unsigned cls)
-{
-	if (cls < NSMALL)
-		return sma__class_size[cls];
-	uint64_t b = sma__heap_block_of(a, off);
-	return b ? hw_size(hw_load(a, b)) - BLOCK_OVERHEAD : 0;
-}
-
 /* Flushes the top n entries of class cls of this thread's cache. */
 static void flush_locked(struct sma *a, struct slot *s, struct cache_block *c, unsigned cls, unsigned n)
 {
-	uint32_t cnt = c->count[cls];
+	uint32_t cnt = LOAD(c->count[cls]);
 	if (n > cnt)
 		n = cnt;
 	if (!n)
@@ -172,183 +141,94 @@ static void flush_locked(struct sma *a, struct slot *s, struct cache_block *c, u
 	s->op_cls = cls;
 	s->op_a = cnt;
 	s->op_b = n;
-	atomic_store_explicit((_Atomic uint32_t *)&s->op, SOP_FLUSH, memory_order_release);
+	STORE_REL(s->op, SOP_FLUSH);
 	STEP();
 	uint64_t *e = &c->entry[a->cbase[cls]];
 	uint64_t bytes = 0;
 	for (uint32_t i = cnt - n; i < cnt; i++) {
-		bytes += cached_usable(a, entry_off(e[i]), cls);
-		give_back_locked(a, entry_off(e[i]), cls);
+		bytes += entry_usable(e[i]);
+		sma__give_back_locked(a, entry_off(e[i]), cls);
 	}
-	c->count[cls] = cnt - n;
+	STORE(c->count[cls], cnt - n);
 	if (cls >= NSMALL)
-		s->cached_bytes -= bytes;
+		BUMP(s->cached_bytes, (uint64_t)0 - bytes);
 	STEP();
-	atomic_store_explicit((_Atomic uint32_t *)&s->op, SOP_NONE, memory_order_release);
+	STORE_REL(s->op, SOP_NONE);
 }
 
-static void flush_all_locked(struct sma *a, struct slot *s, struct cache_block *c)
+/* A live owner raises its token again in a set made since it took the
+ * slot (sem.c): from then on the slot is judged by the token again. */
+static void token_follow_locked(struct sma *a, struct slot *s)
 {
-	for (unsigned cls = 0; cls < NCLASSES; cls++)
-		if (c->count[cls])
-			flush_locked(a, s, c, cls, c->count[cls]);
+	if (UNLIKELY(s->set_gen != LOAD(a->h->set_gen)))
+		sma__token_raise_locked(a, sma__slot_index(a, s));
 }
 
-/* Takes a free slot (or a dead one) for this thread; NULL if none. */
+/* Takes a free slot for this thread, or the slot of a dead one; NULL if
+ * none (the thread then works without a cache). */
 static struct slot *slot_take_locked(struct sma *a)
 {
 	struct sma_header *h = a->h;
-	struct slot *s = NULL;
-	for (unsigned i = 0; i < h->nslots && !s; i++) {
-		struct slot *t = sma__slot(a, i);
-		if (atomic_load(&t->state) == SLOT_FREE)
-			s = t;
+	int i = -1;
+	for (unsigned pass = 0; pass < 2 && i < 0; pass++) {
+		for (unsigned k = 0; k < h->nslots && i < 0; k++)
+			if (atomic_load(&sma__slot(a, k)->state) == SLOT_FREE)
+				i = (int)k;
+		if (i < 0 && (pass > 0 || !sma__reclaim_dead_locked(a)))
+			break;
 	}
-	if (!s && sma__reclaim_dead_locked(a)) {
-		for (unsigned i = 0; i < h->nslots && !s; i++) {
-			struct slot *t = sma__slot(a, i);
-			if (atomic_load(&t->state) == SLOT_FREE)
-				s = t;
-		}
-	}
-	if (!s)
+	if (i < 0)
 		return NULL;
+	struct slot *s = sma__slot(a, (unsigned)i);
+	sma__op_slot(a, (unsigned)i);
 	uint64_t b = sma__heap_alloc_locked(a, cache_block_bytes(a), ALIGN, KIND_INTERNAL);
-	if (!b)
+	if (!b) {
+		sma__op_end(a);
 		return NULL;
-	h->lock_new = b;
+	}
+	STEP();
 	struct cache_block *c = (struct cache_block *)at(a, b + 16);
 	memset(c, 0, sizeof *c);
-	memset(s, 0, sizeof *s);
-	s->pid = sma__getpid();
-	s->tid = sma__gettid();
-	s->start = sma__self_start();
+	STORE_REL(s->gen, LOAD(s->gen) | 1);
+	STORE(s->pid, sma__getpid());
+	STORE(s->tid, sma__gettid());
+	STORE(s->owner_id, sma__self_id());
+	STORE(s->start, sma__self_start());
+	STORE(s->pidns, sma__self_pidns());
 	s->hid = a->hid;
-	s->cache = b + 16;
-	atomic_store(&s->state, SLOT_HELD);
-	h->lock_new = 0;
+	atomic_store(&s->inf, 0);
+	s->op = SOP_NONE;
+	STORE(s->cached_bytes, 0);
+	memset(s->own, 0, sizeof s->own);
+	STORE(s->set_gen, LOAD(h->set_gen) - 1); /* no token of ours yet */
+	STORE(s->cache, b + 16);
+	atomic_store_explicit(&s->state, SLOT_HELD, memory_order_release);
+	STEP();
+	if (sma__token_raise_locked(a, (unsigned)i) < 0) {
+		/* The set refuses us (its permissions, say): no cache, rather
+		 * than a slot nobody could tell from a dead one. */
+		sma__slot_recover_locked(a, (unsigned)i);
+		sma__op_end(a);
+		return NULL;
+	}
+	STORE_REL(s->gen, LOAD(s->gen) + 1);
+	sma__op_end(a);
 	return s;
 }
 
-/* Empties slot s (its owner is this thread, or gone) and frees it. */
-static void slot_release_locked(struct sma *a, struct slot *s)
+/* Bytes a slot's cache holds: medium ones counted as they move, small
+ * ones by class. */
+uint64_t sma__slot_cached_bytes(const struct sma *a, const struct slot *s)
 {
-	struct sma_header *h = a->h;
-	struct cache_block *c = cache_of(a, s);
-	if (c) {
-		flush_all_locked(a, s, c);
-		sma__slabs_disown_locked(a, (uint32_t)(s - sma__slot(a, 0)) + 1);
-		for (unsigned cls = 0; cls < NCLASSES; cls++)
-			h->cls[cls].requests += c->req[cls];
-		uint64_t b = sma__heap_block_of(a, s->cache);
-		if (b && hw_kind(hw_load(a, b)) == KIND_INTERNAL)
-			sma__heap_free_locked(a, b);
-	}
-	h->allocs += s->allocs;
-	h->frees += s->frees;
-	h->used += s->used;
-	s->allocs = s->frees = s->used = 0;
-	s->cached_bytes = 0;
-	s->cache = 0;
-	s->pid = 0;
-	atomic_store(&s->state, SLOT_FREE);
-}
-
-/*
- * Repairs and empties the slot of a thread that is gone (C1): finishes its
- * logged refill or flush, settles the object it had in flight, gives back
- * everything it cached and folds its counters into the header.
- */
-void sma__slot_recover_locked(struct sma *a, struct slot *s)
-{
-	struct sma_header *h = a->h;
-	struct cache_block *c = cache_of(a, s);
-	if (!c) {
-		s->cache = 0;
-		slot_release_locked(a, s);
-		return;
-	}
-	unsigned cls = s->op_cls;
-	if (s->op == SOP_REFILL && cls < NSMALL) {
-		uint32_t cnt0 = (uint32_t)s->op_b;
-		unsigned w = (unsigned)(s->op_b >> 32);
-		uint64_t p = s->op_a, mask = s->op_c;
-		unsigned idx;
-		struct slab *sl = p ? sma__slab_of(a, p + SLAB_HDR, &idx) : NULL;
-		if (sl && w < SLAB_WORDS && cnt0 <= a->ccap[cls]) {
-			if ((sl->free[w] & mask) == 0) /* the take happened */
-				c->count[cls] = cnt0 + (uint32_t)__builtin_popcountll(mask);
-			else
-				c->count[cls] = cnt0;
+	uint64_t bytes = LOAD(((struct slot *)s)->cached_bytes);
+	const struct cache_block *c = sma__cache_of(a, s);
+	if (c)
+		for (unsigned cls = 0; cls < NSMALL; cls++) {
+			uint32_t n = LOAD(((struct cache_block *)c)->count[cls]);
+			if (n <= a->ccap[cls])
+				bytes += (uint64_t)n * sma__class_size[cls];
 		}
-	} else if (s->op == SOP_FLUSH && cls < NCLASSES) {
-		uint32_t cnt0 = (uint32_t)s->op_a, n = (uint32_t)s->op_b;
-		if (cnt0 <= a->ccap[cls] && n <= cnt0) {
-			uint64_t *e = &c->entry[a->cbase[cls]];
-			for (uint32_t i = cnt0 - n; i < cnt0; i++)
-				give_back_locked(a, entry_off(e[i]), cls);
-			c->count[cls] = cnt0 - n;
-		}
-	}
-	s->op = SOP_NONE;
-
-	/* Clamp what a scribbled slot could claim. */
-	for (unsigned k = 0; k < NCLASSES; k++)
-		if (c->count[k] > a->ccap[k])
-			c->count[k] = 0;
-
-	uint64_t inf = atomic_load(&s->inf);
-	cls = INF_CLS(inf);
-	uint64_t x = INF_OFF(inf);
-	unsigned kind = INF_KIND(inf);
-	if (kind != INF_NONE && x && cls < NCLASSES) {
-		uint64_t usable;
-		int live = sma__object_live(a, x, &usable, NULL);
-		uint64_t *e = &c->entry[a->cbase[cls]];
-		uint32_t cnt = c->count[cls];
-		int at_top = cnt > 0 && entry_off(e[cnt - 1]) == x;
-		if (kind == INF_POP) {
-			if (live) {
-				/* Handed out: count it where the thread did not. */
-				if (s->used == s->inf_used)
-					s->used += usable;
-				if (s->allocs == s->inf_ctr)
-					s->allocs++;
-			} else if (!at_top && cnt < a->ccap[cls]) {
-				e[cnt] = entry_make(x, cls < NSMALL ? 0 : usable_of(a, x));
-				c->count[cls] = cnt + 1;
-			}
-		} else if (kind == INF_PUSH && !live) {
-			if (!at_top && cnt < a->ccap[cls]) {
-				e[cnt] = entry_make(x, cls < NSMALL ? 0 : usable_of(a, x));
-				c->count[cls] = cnt + 1;
-			}
-			if (s->used == s->inf_used)
-				s->used -= cached_usable(a, x, cls);
-			if (s->frees == s->inf_ctr)
-				s->frees++;
-		}
-	}
-	atomic_store(&s->inf, 0);
-	h->recovered_slots++;
-	slot_release_locked(a, s);
-}
-
-/* Recovers every slot whose process is gone; how many. */
-unsigned sma__reclaim_dead_locked(struct sma *a)
-{
-	unsigned n = 0;
-	pid_t self = sma__getpid();
-	for (unsigned i = 0; i < a->h->nslots; i++) {
-		struct slot *s = sma__slot(a, i);
-		if (atomic_load(&s->state) != SLOT_HELD || s->pid == self)
-			continue;
-		if (!sma__proc_alive(s->pid, s->start)) {
-			sma__slot_recover_locked(a, s);
-			n++;
-		}
-	}
-	return n;
+	return bytes;
 }
 
 TLS struct tref sma__t_ref[NTREF];
@@ -377,19 +257,6 @@ static inline struct tref *tref_get(struct sma *a)
 void sma__tls_after_fork(void)
 {
 	memset(sma__t_ref, 0, sizeof sma__t_ref);
-}
-
-/* Bytes a slot's cache holds: medium ones counted as they move, small
- * ones by class. */
-uint64_t sma__slot_cached_bytes(const struct sma *a, const struct slot *s)
-{
-	uint64_t bytes = s->cached_bytes;
-	const struct cache_block *c = cache_of(a, s);
-	if (c)
-		for (unsigned cls = 0; cls < NSMALL; cls++)
-			if (c->count[cls] <= a->ccap[cls])
-				bytes += (uint64_t)c->count[cls] * sma__class_size[cls];
-	return bytes;
 }
 
 /* This thread's slot on a, taking one if it has none; NULL: work without
@@ -425,11 +292,10 @@ struct tref *sma__tref_take_slow(struct sma *a)
 	if (!s)
 		return NULL;
 	r->slot = s;
-	r->c = (struct cache_block *)at(a, s->cache);
+	r->c = (struct cache_block *)at(a, LOAD(s->cache));
 	pthread_setspecific(t_key, (void *)1);
 	return r;
 }
-
 
 /* A small class's cache is empty: refill it from its slabs under one
  * lock, then allocate from it (the slow half of sma__cache_alloc). */
@@ -439,24 +305,25 @@ int sma__cache_refill(struct sma *a, struct tref *r, unsigned cls, uint64_t *off
 	struct cache_block *c = r->c;
 	if (sma__lock(a) < 0)
 		return -1;
+	unsigned i = sma__slot_index(a, s);
+	sma__op_slot(a, i);
+	token_follow_locked(a, s);
 	unsigned got = 0;
 	for (int tries = 0; tries < 4 && got < a->refill / 2; tries++) {
-		uint32_t cnt = c->count[cls];
+		uint32_t cnt = LOAD(c->count[cls]);
 		s->op_b = cnt;
-		a->h->lock_slot = (uint32_t)(s - sma__slot(a, 0)) + 1;
-		sma__op_begin(a, LOP_SLOT, 0, 0);
-		unsigned k = sma__slab_take_locked(a, cls, &c->entry[a->cbase[cls] + cnt],
-						   a->refill - got, s, (uint32_t)(s - sma__slot(a, 0)) + 1);
-		c->count[cls] = cnt + k;
+		unsigned k = sma__slab_take_locked(a, cls, &c->entry[a->cbase[cls] + cnt], a->refill - got, s, i + 1);
+		STORE(c->count[cls], cnt + k);
 		STEP();
-		atomic_store_explicit((_Atomic uint32_t *)&s->op, SOP_NONE, memory_order_release);
-		sma__op_end(a);
+		STORE_REL(s->op, SOP_NONE);
 		got += k;
 		if (!k)
 			break;
 	}
 	if (!got)
 		a->h->cls[cls].failures++;
+	sma__op_end(a);
+	sma__sem_check_locked(a);
 	sma__unlock(a);
 	if (!got)
 		return 1; /* the locked path gives back caches and reports ENOMEM */
@@ -464,46 +331,63 @@ int sma__cache_refill(struct sma *a, struct tref *r, unsigned cls, uint64_t *off
 	return 0;
 }
 
-
 /* The cache of class cls is full, or holds too many bytes: flush it down
  * under one lock (the slow half of sma__cache_free). */
 int sma__cache_make_room(struct sma *a, struct tref *r, unsigned cls, uint64_t usable)
 {
 	struct slot *s = r->slot;
 	struct cache_block *c = r->c;
-	uint32_t n = c->count[cls];
+	uint32_t n = LOAD(c->count[cls]);
 	if (sma__lock(a) < 0)
 		return -1;
-	a->h->lock_slot = (uint32_t)(s - sma__slot(a, 0)) + 1;
-	sma__op_begin(a, LOP_SLOT, 0, 0);
+	sma__op_slot(a, sma__slot_index(a, s));
+	token_follow_locked(a, s);
 	if (n >= a->ccap[cls])
 		flush_locked(a, s, c, cls, n - a->ccap[cls] / 4);
 	/* Over the byte budget: give back the largest blocks first, down to
 	 * three quarters of it, so that the small end of the cache stays. */
-	for (unsigned k = NCLASSES; k-- > NSMALL && s->cached_bytes + usable > a->h->cache_budget / 4 * 3;)
-		if (c->count[k])
-			flush_locked(a, s, c, k, c->count[k]);
+	for (unsigned k = NCLASSES; k-- > NSMALL && LOAD(s->cached_bytes) + usable > a->h->cache_budget / 4 * 3;)
+		if (LOAD(c->count[k]))
+			flush_locked(a, s, c, k, LOAD(c->count[k]));
 	sma__op_end(a);
+	sma__sem_check_locked(a);
 	sma__unlock(a);
 	return 0;
 }
 
 /* ---- giving caches back ------------------------------------------------------ */
 
+/* Gives back slot s, held by this process through handle a: its cache,
+ * its token, the slot itself (repair.c R, recorded). */
+static void release_locked(struct sma *a, struct slot *s)
+{
+	if (atomic_load(&s->state) != SLOT_HELD || LOAD(s->owner_id) != sma__self_id() || s->hid != a->hid)
+		return;
+	unsigned i = sma__slot_index(a, s);
+	sma__op_slot(a, i);
+	sma__slot_recover_locked(a, i);
+	sma__op_end(a);
+}
+
 /* Gives back this thread's slot on a (cache, counters), if it has one. */
 static void release_self(struct sma *a, struct tref *r)
 {
 	if (r->slot && !(a->flags & SMA_RDONLY) && sma__lock(a) == 0) {
-		struct slot *s = r->slot;
-		if (atomic_load(&s->state) == SLOT_HELD && s->pid == sma__getpid() && s->hid == a->hid) {
-			a->h->lock_slot = (uint32_t)(s - sma__slot(a, 0)) + 1;
-			sma__op_begin(a, LOP_SLOT, 0, 0);
-			slot_release_locked(a, s);
-			sma__op_end(a);
-		}
+		release_locked(a, r->slot);
 		sma__unlock(a);
 	}
 	memset(r, 0, sizeof *r);
+}
+
+/* The same, with the lock held already. */
+void sma__cache_release_self_locked(struct sma *a)
+{
+	struct tref *r = tref_get(a);
+	if (r) {
+		if (r->slot && !(a->flags & SMA_RDONLY))
+			release_locked(a, r->slot);
+		memset(r, 0, sizeof *r);
+	}
 }
 
 void sma__cache_flush_self(struct sma *a)
@@ -519,18 +403,10 @@ void sma__slots_release_process(struct sma *a)
 	sma__cache_flush_self(a);
 	if (a->flags & SMA_RDONLY)
 		return;
-	pid_t self = sma__getpid();
 	if (sma__lock(a) < 0)
 		return;
-	for (unsigned i = 0; i < a->h->nslots; i++) {
-		struct slot *s = sma__slot(a, i);
-		if (atomic_load(&s->state) == SLOT_HELD && s->pid == self && s->hid == a->hid) {
-			a->h->lock_slot = i + 1;
-			sma__op_begin(a, LOP_SLOT, 0, 0);
-			slot_release_locked(a, s);
-			sma__op_end(a);
-		}
-	}
+	for (unsigned i = 0; i < a->h->nslots; i++)
+		release_locked(a, sma__slot(a, i));
 	sma__unlock(a);
 }
 
@@ -546,11 +422,7 @@ static void thread_exit(void *unused)
 	pthread_mutex_lock(&sma__registry_lock);
 	for (unsigned i = 0; i < NTREF; i++) {
 		struct tref *r = &sma__t_ref[i];
-		if (!r->hid) {
-			memset(r, 0, sizeof *r);
-			continue;
-		}
-		struct sma *a = sma__registry_find(r->hid);
+		struct sma *a = r->hid ? sma__registry_find(r->hid) : NULL;
 		if (a)
 			release_self(a, r);
 		memset(r, 0, sizeof *r);

@@ -10,15 +10,6 @@
 
 #include "internal.h"
 
-struct cache_block {
-	uint32_t count[NCLASSES];	/* objects cached per class */
-	uint64_t req[NCLASSES];		/* allocations asked per class */
-	uint64_t own[NSMALL];		/* heads of the lists of the thread's own
-					   slabs with free slots (slab.c) */
-	uint64_t entry[];		/* cached offsets */
-};
-_Static_assert(sizeof(struct cache_block) == CACHE_HDR_BYTES, "cache block header");
-
 #define NTREF 4
 struct tref {
 	uint64_t hid;		/* handle, 0 = unused */
@@ -45,7 +36,7 @@ static inline struct tref *sma__tref_take(struct sma *a)
 static inline void set_live(struct sma *a, uint64_t off, unsigned cls)
 {
 	if (cls < NSMALL) {
-		uint64_t p = (uint64_t)(pmap(a)[off >> PAGE_SHIFT] & PM_VAL) << PAGE_SHIFT;
+		uint64_t p = (uint64_t)(pm_load(a, off >> PAGE_SHIFT) & PM_VAL) << PAGE_SHIFT;
 		struct slab *s = (struct slab *)at(a, p);
 		unsigned idx = sma__slab_index(cls, off - p - SLAB_HDR);
 		atomic_fetch_or_explicit(&s->live[idx >> 6], 1ull << (idx & 63), memory_order_acq_rel);
@@ -56,37 +47,33 @@ static inline void set_live(struct sma *a, uint64_t off, unsigned cls)
 
 static inline uint64_t pop(struct sma *a, struct slot *s, struct cache_block *c, unsigned cls)
 {
-	uint32_t n = c->count[cls];
-	uint64_t x = entry_off(c->entry[a->cbase[cls] + n - 1]);
-	s->inf_ctr = s->allocs;
-	s->inf_used = s->used;
-	atomic_store_explicit(&s->inf, INF_PACK(x, cls, INF_POP), memory_order_release);
+	uint32_t n = LOAD(c->count[cls]);
+	uint64_t e = c->entry[a->cbase[cls] + n - 1];
+	uint64_t x = entry_off(e);
+	s->inf_ctr = LOAD(s->allocs);
+	s->inf_used = LOAD(s->used);
+	atomic_store_explicit(&s->inf, x | INF_POP, memory_order_release);
 	STEP();
-	c->count[cls] = n - 1;
+	STORE(c->count[cls], n - 1);
 	STEP();
 	set_live(a, x, cls);
 	STEP();
-	uint64_t usable = cls < NSMALL ? sma__class_size[cls] : entry_usable(c->entry[a->cbase[cls] + n - 1]);
-	s->used += usable;
+	uint64_t usable = cls < NSMALL ? sma__class_size[cls] : entry_usable(e);
+	BUMP(s->used, usable);
 	STEP();
-	s->allocs++;
+	BUMP(s->allocs, 1);
 	if (cls >= NSMALL)
-		s->cached_bytes -= usable;
+		BUMP(s->cached_bytes, (uint64_t)0 - usable);
 	STEP();
 	atomic_store_explicit(&s->inf, 0, memory_order_release);
 	return x;
 }
 
-/*
- * Allocation through this thread's cache.  0 with *off set; 1 when the
- * caller must take the locked path (no slot, or a medium miss); -1 with
- * errno on failure.
- */
 /* Brings a cached block of class cls with at least size usable bytes to
  * the top of its list (looking at the top few); 1 if there is one. */
 static inline int fit_top(const struct sma *a, struct cache_block *c, unsigned cls, size_t size)
 {
-	uint32_t n = c->count[cls];
+	uint32_t n = LOAD(c->count[cls]);
 	uint64_t *e = &c->entry[a->cbase[cls]];
 	for (uint32_t i = n, k = 0; i > 0 && k < 4; i--, k++) {
 		if (entry_usable(e[i - 1]) >= size) {
@@ -111,20 +98,20 @@ static inline int sma__cache_alloc(struct sma *a, unsigned cls, size_t size, uin
 		return 1;
 	struct slot *s = r->slot;
 	struct cache_block *c = r->c;
-	c->req[cls]++;
+	BUMP(s->req[cls], 1);
 	if (cls >= NSMALL) {
 		/* A block of this class that fits, or any of the next class. */
-		if (c->count[cls] && fit_top(a, c, cls, size)) {
+		if (LOAD(c->count[cls]) && fit_top(a, c, cls, size)) {
 			*off = pop(a, s, c, cls);
 			return 0;
 		}
-		if (cls + 1 < NCLASSES && c->count[cls + 1]) {
+		if (cls + 1 < NCLASSES && LOAD(c->count[cls + 1])) {
 			*off = pop(a, s, c, cls + 1);
 			return 0;
 		}
 		return 1;
 	}
-	if (LIKELY(c->count[cls] != 0)) {
+	if (LIKELY(LOAD(c->count[cls]) != 0)) {
 		*off = pop(a, s, c, cls);
 		return 0;
 	}
@@ -143,15 +130,15 @@ static inline int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uin
 		return 1;
 	struct slot *s = r->slot;
 	struct cache_block *c = r->c;
-	uint32_t n = c->count[cls];
-	if (UNLIKELY(n >= a->ccap[cls] || (cls >= NSMALL && s->cached_bytes + usable > a->h->cache_budget))) {
+	uint32_t n = LOAD(c->count[cls]);
+	if (UNLIKELY(n >= a->ccap[cls] || (cls >= NSMALL && LOAD(s->cached_bytes) + usable > a->h->cache_budget))) {
 		if (sma__cache_make_room(a, r, cls, usable) < 0)
 			return -1;
-		n = c->count[cls];
+		n = LOAD(c->count[cls]);
 	}
-	s->inf_ctr = s->frees;
-	s->inf_used = s->used;
-	atomic_store_explicit(&s->inf, INF_PACK(off, cls, INF_PUSH), memory_order_release);
+	s->inf_ctr = LOAD(s->frees);
+	s->inf_used = LOAD(s->used);
+	atomic_store_explicit(&s->inf, off | INF_PUSH, memory_order_release);
 	STEP();
 	uint64_t old = atomic_fetch_and_explicit(lr.word, ~lr.bit, memory_order_acq_rel) & lr.bit;
 	if (!old) {
@@ -162,13 +149,13 @@ static inline int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uin
 	STEP();
 	c->entry[a->cbase[cls] + n] = cls < NSMALL ? off : entry_make(off, usable);
 	STEP();
-	c->count[cls] = n + 1;
+	STORE(c->count[cls], n + 1);
 	STEP();
-	s->used -= usable;
+	BUMP(s->used, (uint64_t)0 - usable);
 	STEP();
-	s->frees++;
+	BUMP(s->frees, 1);
 	if (cls >= NSMALL)
-		s->cached_bytes += usable;
+		BUMP(s->cached_bytes, usable);
 	STEP();
 	atomic_store_explicit(&s->inf, 0, memory_order_release);
 	return 0;

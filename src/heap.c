@@ -143,27 +143,25 @@ static uint64_t list_first_fit(struct sma *a, uint64_t size)
 
 static void pm_set_first(struct sma *a, uint64_t b)
 {
-	uint32_t *pm = pmap(a);
 	uint64_t p = b >> PAGE_SHIFT;
 	uint32_t pos = (uint32_t)((b & (PAGE - 1)) >> 4);
-	uint32_t e = pm[p];
+	uint32_t e = pm_load(a, p);
 	if (!(e & PM_FIRST) || (e & PM_VAL) > pos)
-		pm[p] = PM_FIRST | pos;
+		pm_store(a, p, PM_FIRST | pos);
 }
 
 /* Block b is gone (merged into its neighbour); next is the block that
  * followed it. */
 static void pm_clear_first(struct sma *a, uint64_t b, uint64_t next)
 {
-	uint32_t *pm = pmap(a);
 	uint64_t p = b >> PAGE_SHIFT;
 	uint32_t pos = (uint32_t)((b & (PAGE - 1)) >> 4);
-	if (pm[p] != (PM_FIRST | pos))
+	if (pm_load(a, p) != (PM_FIRST | pos))
 		return;
 	if ((next >> PAGE_SHIFT) == p)
-		pm[p] = PM_FIRST | (uint32_t)((next & (PAGE - 1)) >> 4);
+		pm_store(a, p, PM_FIRST | (uint32_t)((next & (PAGE - 1)) >> 4));
 	else
-		pm[p] = 0;
+		pm_store(a, p, 0);
 }
 
 /* ---- the heap ------------------------------------------------------------- */
@@ -236,7 +234,7 @@ uint64_t sma__heap_alloc_locked(struct sma *a, uint64_t usable, uint64_t align, 
 
 	uint64_t flags = (kind == KIND_USER || kind == KIND_NAMED) ? BF_LIVE : 0;
 	if (flags)
-		h->lock_a = b + 16; /* so that a repair can count it (lock.c) */
+		sma__op_object(a, b + 16, 0); /* so that a repair can count it */
 	uint64_t rem = size - need;
 	if (rem >= MIN_BLOCK) {
 		uint64_t r = b + need, n = b + size;
@@ -361,7 +359,7 @@ uint64_t sma__heap_block_of(const struct sma *a, uint64_t off)
 	if (off < h->heap_off + 16 || off >= h->heap_end || (off & 15))
 		return 0;
 	uint64_t b = off - 16, p = b >> PAGE_SHIFT;
-	uint32_t e = pmap(a)[p];
+	uint32_t e = pm_load(a, p);
 	if (!(e & PM_FIRST))
 		return 0;
 	uint64_t cur = (p << PAGE_SHIFT) + (uint64_t)(e & PM_VAL) * 16;
@@ -404,48 +402,43 @@ uint64_t sma__heap_largest_locked(const struct sma *a)
 	return best > BLOCK_OVERHEAD ? best - BLOCK_OVERHEAD : 0;
 }
 
-/*
- * Rebuilds everything derived from the blocks (H2-H5, H7, the slabs' lists
- * and counts) by one walk, merging free neighbours left apart by a crash.
- * 0, or -1 if the blocks themselves are broken (H1), in which case nothing
- * past the break is touched.
- */
 /* The page-map entries of pages from *next up to (not including) the
  * page of block b, which is a block start: those pages hold no block start
  * (slab pages are written by the slab's rebuild).  Writes only entries
  * that are wrong: threads read the map without the lock. */
 static void pm_settle(struct sma *a, uint64_t *next, uint64_t b, uint64_t slab_lo, uint64_t slab_hi)
 {
-	uint32_t *pm = pmap(a);
 	uint64_t pg = b >> PAGE_SHIFT;
 	for (uint64_t q = *next; q < pg; q++) {
 		if (q >= slab_lo && q < slab_hi)
 			continue;
-		if (pm[q] != 0)
-			pm[q] = 0;
+		if (pm_load(a, q) != 0)
+			pm_store(a, q, 0);
 	}
 	if (*next <= pg) {
 		uint32_t want = PM_FIRST | (uint32_t)((b & (PAGE - 1)) >> 4);
-		if (pm[pg] != want)
-			pm[pg] = want;
+		if (pm_load(a, pg) != want)
+			pm_store(a, pg, want);
 		*next = pg + 1;
 	}
 }
 
-int sma__heap_rebuild_locked(struct sma *a)
+/*
+ * Rebuilds everything derived from the blocks (H2-H5, H7, and through
+ * visit_slab the slabs' lists and counts) by one walk, merging free
+ * neighbours left apart by a death.  0, or -1 if the blocks themselves are
+ * broken (H1), in which case nothing past the break is touched.
+ */
+int sma__heap_rebuild_locked(struct sma *a, int (*visit_slab)(struct sma *a, uint64_t p))
 {
 	struct sma_header *h = a->h;
 	uint64_t pm_next = h->heap_off >> PAGE_SHIFT, slab_lo = 0, slab_hi = 0;
-	sma__slabs_forget_owners_locked(a);
+	sma__slabs_reset_locked(a);
 	h->fl_bitmap = 0;
 	memset(h->sl_bitmap, 0, sizeof h->sl_bitmap);
 	memset(h->heads, 0, sizeof h->heads);
 	h->heap_free_bytes = 0;
 	h->heap_free_blocks = 0;
-	for (unsigned c = 0; c < NSMALL; c++) {
-		h->cls[c].partial = 0;
-		h->cls[c].slabs = h->cls[c].slots = h->cls[c].free = 0;
-	}
 
 	uint64_t b = h->heap_off, pend = 0, pend_size = 0;
 	int rc = 0;
@@ -457,7 +450,7 @@ int sma__heap_rebuild_locked(struct sma *a)
 		}
 		if (w & BF_FREE) {
 			if (pend) {
-				/* Two free neighbours: a crash stopped a merge. */
+				/* Two free neighbours: a death stopped a merge. */
 				pend_size += size;
 				atomic_store(bhdr(a, pend), hw_make(pend, pend_size, KIND_USER, BF_FREE));
 				b += size;
@@ -479,8 +472,7 @@ int sma__heap_rebuild_locked(struct sma *a)
 			clear_prev_free(a, b);
 		}
 		if (hw_kind(w) == KIND_SLAB) {
-			struct slab *s = (struct slab *)at(a, b + 16);
-			if (sma__slab_rebuild_locked(a, s, b + 16) < 0)
+			if (visit_slab(a, b + 16) < 0)
 				rc = -1;
 			slab_lo = (b + 16) >> PAGE_SHIFT;
 			slab_hi = (b + 16 + SLAB_SIZE) >> PAGE_SHIFT;

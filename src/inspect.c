@@ -16,17 +16,19 @@
 #include <stdlib.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sched.h>
 #include <time.h>
 
 /* ---- stats -------------------------------------------------------------- */
 
+/* A field of every slot, summed: slot counters add up over every thread
+ * that held the slot, so free slots count too. */
 static uint64_t slots_sum(const struct sma *a, size_t field)
 {
 	uint64_t sum = 0;
 	for (unsigned i = 0; i < a->h->nslots; i++) {
 		const struct slot *s = sma__slot(a, i);
-		if (atomic_load(&s->state) == SLOT_HELD)
-			sum += *(const uint64_t *)((const char *)s + field);
+		sum += __atomic_load_n((const uint64_t *)((const char *)s + field), __ATOMIC_RELAXED);
 	}
 	return sum;
 }
@@ -37,10 +39,10 @@ static void stats_read(const struct sma *a, struct sma_stats *st)
 	memset(st, 0, sizeof *st);
 	st->size = h->size;
 	st->heap_size = h->heap_size;
-	st->allocs = h->allocs + slots_sum(a, offsetof(struct slot, allocs));
-	st->frees = h->frees + slots_sum(a, offsetof(struct slot, frees));
+	st->allocs = LOAD(h->allocs) + slots_sum(a, offsetof(struct slot, allocs));
+	st->frees = LOAD(h->frees) + slots_sum(a, offsetof(struct slot, frees));
 	st->live = st->allocs - st->frees;
-	st->used = h->used + slots_sum(a, offsetof(struct slot, used));
+	st->used = LOAD(h->used) + slots_sum(a, offsetof(struct slot, used));
 	uint64_t free = h->heap_free_bytes - BLOCK_OVERHEAD * h->heap_free_blocks;
 	uint64_t largest = sma__heap_largest_locked(a);
 	for (unsigned c = 0; c < NSMALL; c++) {
@@ -65,7 +67,7 @@ static int read_lock(struct sma *a)
 {
 	if ((a->flags & SMA_RDONLY) || sma__lock_held(a))
 		return 0;
-	return sma__lock(a) == 0;
+	return sma__lock_look(a) == 0;
 }
 
 int sma_stats(sma_t *a, struct sma_stats *st)
@@ -77,7 +79,7 @@ int sma_stats(sma_t *a, struct sma_stats *st)
 	if (!(a->flags & SMA_RDONLY) && !sma__lock_held(a)) {
 		/* What this thread and dead processes cache is free for all. */
 		sma__cache_flush_self(a);
-		if (sma__lock(a) < 0)
+		if (sma__lock_look(a) < 0)
 			return -1;
 		sma__reclaim_dead_locked(a);
 		stats_read(a, st);
@@ -234,10 +236,16 @@ static int check_header(struct ck *c)
 		report(c, "G2: header: the geometry does not fit in the segment");
 		return -1;
 	}
-	if (h->lock_pid && !sma__proc_alive(h->lock_pid, 0))
-		report(c, "L2: the lock's last holder (pid %d) died holding it; the next lock holder repairs (sma recover)",
-		       h->lock_pid);
 	return 0;
+}
+
+/* The own-slab list heads of slot owner - 1 if it is held, else NULL. */
+static const uint64_t *own_heads(const struct sma *a, uint32_t owner)
+{
+	if (!owner || owner > a->h->nslots)
+		return NULL;
+	const struct slot *s = sma__slot(a, owner - 1);
+	return atomic_load(&((struct slot *)s)->state) == SLOT_HELD ? s->own : NULL;
 }
 
 static void check_slab(struct ck *c, uint64_t p)
@@ -251,7 +259,7 @@ static void check_slab(struct ck *c, uint64_t p)
 	}
 	uint32_t want = PM_SLAB | (uint32_t)(p >> PAGE_SHIFT);
 	for (uint64_t pg = p >> PAGE_SHIFT; pg < (p + SLAB_SIZE) >> PAGE_SHIFT; pg++)
-		if (pmap(a)[pg] != want)
+		if (pm_load(a, pg) != want)
 			report(c, "S5: slab at %#llx: page %llu is not mapped to it", X(p), X(pg));
 	unsigned nfree = 0;
 	for (unsigned w = 0; w < SLAB_WORDS; w++) {
@@ -283,7 +291,7 @@ static void check_slab(struct ck *c, uint64_t p)
 		report(c, "S3: slab at %#llx: %u free slots but %son a list", X(p), nfree, s->listed ? "" : "not ");
 	/* A full slab may keep an owner that has gone (it is nobody's the
 	 * next time a slot is put back into it); a listed one may not. */
-	if (s->owner && s->listed && !sma__own_heads(c->a, s->owner))
+	if (s->owner && s->listed && !own_heads(c->a, s->owner))
 		report(c, "S3: slab at %#llx: listed, owned by slot %u, which is not held", X(p), s->owner - 1);
 	if (nfree == s->nobj && !s->owner)
 		report(c, "S4: slab at %#llx: empty but kept", X(p));
@@ -299,7 +307,6 @@ static int check_blocks(struct ck *c)
 {
 	const struct sma *a = c->a;
 	const struct sma_header *h = a->h;
-	const uint32_t *pm = pmap(a);
 	uint64_t b = h->heap_off, prev_size = 0;
 	int prev_free = 0;
 	uint64_t last_page = (uint64_t)-1;
@@ -310,12 +317,12 @@ static int check_blocks(struct ck *c)
 			return -1;
 		}
 		uint64_t pg = b >> PAGE_SHIFT;
-		if (pg != last_page && pm[pg] != (PM_FIRST | (uint32_t)((b & (PAGE - 1)) >> 4)))
-			report(c, "H7: page %llu: map entry %#x, but its first block starts at %#llx", X(pg), pm[pg], X(b));
+		if (pg != last_page && pm_load(a, pg) != (PM_FIRST | (uint32_t)((b & (PAGE - 1)) >> 4)))
+			report(c, "H7: page %llu: map entry %#x, but its first block starts at %#llx", X(pg), pm_load(a, pg), X(b));
 		last_page = pg;
 		uint64_t end_pg = (b + size) >> PAGE_SHIFT;
 		for (uint64_t q = pg + 1; q < end_pg; q++)
-			if (pm[q] & PM_FIRST) {
+			if (pm_load(a, q) & PM_FIRST) {
 				report(c, "H7: page %llu: map names a first block, but block %#llx covers it", X(q), X(b));
 				break;
 			}
@@ -450,7 +457,7 @@ static void check_classes(struct ck *c)
 		const struct class_state *cs = &h->cls[cls];
 		uint64_t n = check_slab_list(c, cls, cs->partial, 0);
 		for (uint32_t o = 1; o <= h->nslots; o++) {
-			const uint64_t *own = sma__own_heads(a, o);
+			const uint64_t *own = own_heads(a, o);
 			if (own)
 				n += check_slab_list(c, cls, own[cls], o);
 		}
@@ -475,18 +482,88 @@ static int cmp_u64(const void *x, const void *y)
  * cannot be compared. */
 static uint64_t motion(const struct sma *a)
 {
-	uint64_t m = a->h->allocs + a->h->frees;
+	uint64_t m = LOAD(a->h->allocs) + LOAD(a->h->frees);
 	return m + slots_sum(a, offsetof(struct slot, allocs)) + slots_sum(a, offsetof(struct slot, frees));
 }
 
-/* C1-C4 and the counters. */
+/* A growing array of offsets. */
+struct offs {
+	uint64_t *v;
+	size_t n, cap;
+	int failed; /* out of memory: comparisons with it are skipped */
+};
+
+static void offs_add(struct offs *o, uint64_t off)
+{
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? 2 * o->cap : 1024;
+		uint64_t *t = realloc(o->v, cap * sizeof *t);
+		if (!t) {
+			o->failed = 1;
+			return;
+		}
+		o->v = t;
+		o->cap = cap;
+	}
+	o->v[o->n++] = off;
+}
+
+static int offs_has(const struct offs *o, uint64_t off)
+{
+	return o->v && bsearch(&off, o->v, o->n, sizeof *o->v, cmp_u64) != NULL;
+}
+
+/* The entries of one cached class (C2, C3); adds them to ent.  The bytes
+ * they hold, or UINT64_MAX if the class claims more than it may. */
+static uint64_t check_class_entries(struct ck *c, unsigned i, const struct cache_block *cb, unsigned cls,
+				    struct offs *ent, uint64_t *objs)
+{
+	const struct sma *a = c->a;
+	uint32_t n = LOAD(((struct cache_block *)cb)->count[cls]);
+	if (n > a->ccap[cls]) {
+		report(c, "C2: slot %u: class %u holds %u, more than its %u", i, cls, n, a->ccap[cls]);
+		return UINT64_MAX;
+	}
+	uint64_t bytes = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		uint64_t e = LOAD(((struct cache_block *)cb)->entry[a->cbase[cls] + k]);
+		uint64_t off = entry_off(e), usable = 0;
+		int ok;
+		if (cls < NSMALL) {
+			unsigned idx;
+			const struct slab *sl = sma__slab_of(a, off, &idx);
+			ok = sl && sl->cls == cls && !(sl->free[idx >> 6] & (1ull << (idx & 63)));
+			usable = sma__class_size[cls];
+		} else {
+			uint64_t b = sma__heap_block_of(a, off);
+			uint64_t w = b ? hw_load(a, b) : 0;
+			usable = b ? hw_size(w) - BLOCK_OVERHEAD : 0;
+			ok = b && !(w & BF_FREE) && hw_kind(w) == KIND_USER && usable > SMALL_MAX && usable <= CACHE_MAX &&
+			     size_class(usable) == cls && entry_usable(e) == usable;
+		}
+		if (!ok) {
+			report(c, "C3: slot %u: cached %#llx is not a free object of class %u", i, X(off), cls);
+			continue;
+		}
+		offs_add(ent, off);
+		(*objs)++;
+		bytes += usable;
+	}
+	return bytes;
+}
+
+/*
+ * C1-C4 and the counters.  The one object a thread has in flight is taken
+ * as its recovery would settle it (repair.c): a thread killed in the
+ * middle of a move leaves a consistent arena.
+ */
 static void check_slots(struct ck *c)
 {
 	const struct sma *a = c->a;
 	const struct sma_header *h = a->h;
-	uint64_t objs = 0, bytes = 0, sbytes = 0, inflight = 0;
-	size_t nent = 0, cap = 1024;
-	uint64_t *ent = malloc(cap * sizeof *ent);
+	uint64_t objs = 0, bytes = 0, sbytes = 0, d_allocs = 0, d_frees = 0, d_used = 0;
+	struct offs ent = { 0 }, pushed = { 0 };
+	int unsettled = 0; /* a slot's stored bytes may lag its cache */
 	for (unsigned i = 0; i < h->nslots && !c->stop; i++) {
 		const struct slot *s = sma__slot(a, i);
 		uint32_t st = atomic_load(&s->state);
@@ -496,100 +573,81 @@ static void check_slots(struct ck *c)
 			report(c, "C1: slot %u: state %u", i, st);
 			continue;
 		}
-		uint64_t cb = s->cache;
+		uint64_t cb = LOAD(((struct slot *)s)->cache);
 		uint64_t blk = cb ? sma__heap_block_of(a, cb) : 0;
 		if (!blk || hw_kind(hw_load(a, blk)) != KIND_INTERNAL ||
 		    hw_size(hw_load(a, blk)) - BLOCK_OVERHEAD < h->cache_bytes) {
 			report(c, "C1: slot %u (pid %d): its cache %#llx is not a cache block", i, s->pid, X(cb));
 			continue;
 		}
-		const uint32_t *count = (const uint32_t *)at(a, cb);
-		const uint64_t *entry = (const uint64_t *)at(a, cb + h->cache_bytes - (uint64_t)a->entries * 8);
+		const struct cache_block *cache = (const struct cache_block *)at(a, cb);
 		for (unsigned cls = 0; cls < NCLASSES; cls++) {
-			if (count[cls] > a->ccap[cls]) {
-				report(c, "C2: slot %u: class %u holds %u, more than its %u", i, cls, count[cls],
-				       a->ccap[cls]);
-				continue;
-			}
-			for (uint32_t k = 0; k < count[cls]; k++) {
-				uint64_t ent_ = entry[a->cbase[cls] + k];
-				uint64_t off = entry_off(ent_), usable = 0;
-				int ok;
-				if (cls < NSMALL) {
-					unsigned idx;
-					const struct slab *sl = sma__slab_of(a, off, &idx);
-					uint64_t bit = 1ull << (idx & 63);
-					ok = sl && sl->cls == cls && !(sl->free[idx >> 6] & bit);
-					usable = sma__class_size[cls];
-				} else {
-					uint64_t b = sma__heap_block_of(a, off);
-					uint64_t w = b ? hw_load(a, b) : 0;
-					usable = b ? hw_size(w) - BLOCK_OVERHEAD : 0;
-					ok = b && !(w & BF_FREE) && hw_kind(w) == KIND_USER && usable > SMALL_MAX &&
-					     usable <= CACHE_MAX && size_class(usable) == cls && entry_usable(ent_) == usable;
-				}
-				if (!ok) {
-					report(c, "C3: slot %u: cached %#llx is not a free object of class %u", i, X(off), cls);
-					continue;
-				}
-				if (ent && nent == cap) {
-					uint64_t *t = realloc(ent, 2 * cap * sizeof *t);
-					if (t) {
-						ent = t;
-						cap *= 2;
-					}
-				}
-				if (ent && nent < cap)
-					ent[nent++] = off;
+			uint64_t b = check_class_entries(c, i, cache, cls, &ent, &objs);
+			if (b != UINT64_MAX)
+				bytes += b;
+		}
+		struct settle se;
+		sma__settle_inflight(a, s, cache, &se);
+		if (se.to_cache) {
+			/* Pushed objects count only if no cache has them
+			 * (repair.c R3): decided once all are known. */
+			uint64_t usable = se.cls < NSMALL ? sma__class_size[se.cls] : entry_usable(se.entry);
+			if (INF_KIND(atomic_load(&((struct slot *)s)->inf)) == INF_PUSH) {
+				offs_add(&pushed, se.obj);
+			} else {
+				offs_add(&ent, se.obj);
 				objs++;
-				bytes += usable;
 			}
+			bytes += usable;
+			unsettled = 1;
 		}
+		d_allocs += se.d_allocs;
+		d_frees += se.d_frees;
+		d_used += se.d_used;
+		if (atomic_load(&((struct slot *)s)->inf) || s->op != SOP_NONE)
+			unsettled = 1;
 		sbytes += sma__slot_cached_bytes(a, s);
-		/* The one object a thread is moving between cache and user. */
-		uint64_t inf = atomic_load(&((struct slot *)s)->inf), x = INF_OFF(inf);
-		if (INF_KIND(inf) != INF_NONE && x && ent) {
-			if (nent == cap) {
-				uint64_t *t = realloc(ent, 2 * cap * sizeof *t);
-				if (t) {
-					ent = t;
-					cap *= 2;
-				}
-			}
-			if (nent < cap)
-				ent[nent++] = x;
-			inflight++;
-		}
 	}
 	if (c->stop)
 		goto out;
 	int moved = motion(a) != c->motion;
-	if (ent) {
-		qsort(ent, nent, sizeof *ent, cmp_u64);
-		for (size_t k = 1; k < nent; k++)
-			if (ent[k] == ent[k - 1])
-				report(c, "C2: %#llx is cached twice (or in flight and cached)", X(ent[k]));
+	if (ent.v) {
+		qsort(ent.v, ent.n, sizeof *ent.v, cmp_u64);
+		for (size_t k = 1; k < ent.n; k++)
+			if (ent.v[k] == ent.v[k - 1])
+				report(c, "C2: %#llx is cached twice", X(ent.v[k]));
 	}
-	if (!moved && objs != c->cached_objs && objs + inflight != c->cached_objs) {
+	for (size_t k = 0; k < pushed.n; k++) {
+		if (offs_has(&ent, pushed.v[k])) {
+			/* Another cache has it: not this one's to count. */
+			continue;
+		}
+		objs++;
+	}
+	if (!moved && !ent.failed && objs != c->cached_objs) {
 		/* Which object is neither live nor free nor cached? */
 		qsort(c->cached, c->ncached, sizeof *c->cached, cmp_u64);
+		qsort(pushed.v, pushed.n, sizeof *pushed.v, cmp_u64);
 		for (size_t k = 0, shown = 0; k < c->ncached && shown < 5; k++)
-			if (!ent || !bsearch(&c->cached[k], ent, nent, sizeof *ent, cmp_u64)) {
+			if (!offs_has(&ent, c->cached[k]) && !(pushed.v && offs_has(&pushed, c->cached[k]))) {
 				report(c, "C2: object %#llx is neither live, free nor in any cache (lost)", X(c->cached[k]));
 				shown++;
 			}
 		report(c, "C2: caches hold %llu objects, the heap and slabs have %llu neither live nor free", X(objs),
 		       X(c->cached_objs));
 	}
-	if (!moved && bytes != sbytes)
+	if (!moved && !unsettled && bytes != sbytes)
 		report(c, "C4: slots count %llu cached bytes, their caches hold %llu", X(sbytes), X(bytes));
 	struct sma_stats st;
 	stats_read(a, &st);
+	st.live += d_allocs - d_frees;
+	st.used += d_used;
 	if (!moved && (st.live != c->live || st.used != c->used))
 		report(c, "counters: %llu live objects of %llu bytes counted, %llu of %llu found", X(st.live), X(st.used),
 		       X(c->live), X(c->used));
 out:
-	free(ent);
+	free(ent.v);
+	free(pushed.v);
 }
 
 static int check_pass(struct ck *c)
@@ -607,34 +665,19 @@ static int check_pass(struct ck *c)
 	return c->problems;
 }
 
-/* Takes the lock waiting at most two seconds; 1 if taken. */
+/* Takes the lock waiting at most two seconds; 1 if taken.  A dead
+ * holder's operation is repaired on the way in. */
 static int check_lock(struct sma *a)
 {
 	if ((a->flags & SMA_RDONLY) || sma__lock_held(a))
 		return 0;
-	struct sembuf op = { 0, -1, SEM_UNDO };
-	struct timespec ts = { 2, 0 };
-	if (semtimedop(a->semid, &op, 1, &ts) < 0)
-		return 0;
-	struct sembuf back = { 0, 1, SEM_UNDO };
-	semop(a->semid, &back, 1);
-	return sma__lock(a) == 0;
+	return sma__lock_within(a, 2) == 0;
 }
 
-/*
- * Up to three looks, 20 ms apart.  Under the lock the blocks, lists and
- * slabs do not move, but thread caches and their counters do (they change
- * without the lock), and on a read-only handle everything may: a problem
- * is reported only if the invariant it names is broken at every look.
- */
-int sma_check_report(sma_t *a, int (*fn)(const char *problem, void *arg), void *arg)
+/* Up to three looks at a, 20 ms apart (one at an image); reports what
+ * broke at every look.  How many problems were reported. */
+static int check_looks(struct sma *a, int (*fn)(const char *problem, void *arg), void *arg)
 {
-	if (!a) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (!(a->flags & SMA_RDONLY) && !sma__lock_held(a))
-		sma__cache_flush_self(a);
 	int locked = check_lock(a);
 	struct ck prev[2];
 	int npass = 0, reported = 0;
@@ -669,6 +712,39 @@ int sma_check_report(sma_t *a, int (*fn)(const char *problem, void *arg), void *
 		ck_free(&prev[i]);
 	if (locked)
 		sma__unlock(a);
+	return reported;
+}
+
+/*
+ * Under the lock the blocks, lists and slabs do not move, but thread
+ * caches and their counters do (they change without the lock), and on a
+ * read-only handle everything may: a problem is reported only if the
+ * invariant it names is broken at every look.  Where a holder of the lock
+ * died and nobody may repair (a read-only handle, an image), the repair
+ * runs on a private copy and the copy is checked: what a death leaves is
+ * consistent when its repair makes it so.
+ */
+int sma_check_report(sma_t *a, int (*fn)(const char *problem, void *arg), void *arg)
+{
+	if (!a) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!(a->flags & SMA_RDONLY) && !sma__lock_held(a))
+		sma__cache_flush_self(a);
+	int reported;
+	if ((a->flags & SMA_RDONLY) && atomic_load(&a->h->magic) == SMA_MAGIC && sma__lock_holder_died(a)) {
+		struct sma *copy = sma__image_of(a);
+		if (!copy)
+			return -1;
+		sma__lock(copy);
+		sma__repair_locked(copy);
+		sma__unlock(copy);
+		reported = check_looks(copy, fn, arg);
+		sma__image_free(copy);
+	} else {
+		reported = check_looks(a, fn, arg);
+	}
 	if (reported) {
 		errno = EBADMSG;
 		return -1;
@@ -681,36 +757,47 @@ int sma_check(sma_t *a)
 	return sma_check_report(a, NULL, NULL);
 }
 
-/* ---- recover -------------------------------------------------------------- */
+/* ---- info ------------------------------------------------------------------ */
 
-int sma_recover(sma_t *a)
+/* What one held slot's cache holds, read consistently. */
+struct slot_look {
+	uint64_t objs;		    /* objects cached */
+	uint64_t bytes;		    /* their bytes */
+	uint32_t count[NCLASSES];   /* per class */
+};
+
+/*
+ * Reads slot i's cache into v: 1 if the slot is held and was read whole,
+ * 0 if not.  Without the lock (a read-only handle) a slot being taken or
+ * given back (its gen odd, or changed during the read) is read again, at
+ * most a few times: its cache block may be freed and reused meanwhile.
+ */
+static int slot_look(const struct sma *a, unsigned i, int locked, struct slot_look *v)
 {
-	if (!a) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (a->flags & SMA_RDONLY) {
-		errno = EROFS;
-		return -1;
-	}
-	sma__cache_flush_self(a);
-	if (sma__lock(a) < 0)
-		return -1;
-	sma__op_begin(a, LOP_RECOVER, 0, 0);
-	sma__reclaim_dead_locked(a);
-	int rc = sma__heap_rebuild_locked(a);
-	if (rc == 0)
-		sma__orphans_sweep_locked(a);
-	sma__op_end(a);
-	sma__unlock(a);
-	if (rc < 0) {
-		errno = EBADMSG;
-		return -1;
+	const struct slot *s = sma__slot(a, i);
+	for (int tries = 0; tries < 4; tries++) {
+		uint32_t g = LOAD_ACQ(((struct slot *)s)->gen);
+		if (atomic_load_explicit(&((struct slot *)s)->state, memory_order_acquire) != SLOT_HELD)
+			return 0;
+		if ((g & 1) && !locked) {
+			sched_yield();
+			continue;
+		}
+		memset(v, 0, sizeof *v);
+		const struct cache_block *c = sma__cache_of(a, s);
+		v->bytes = sma__slot_cached_bytes(a, s);
+		if (c)
+			for (unsigned k = 0; k < NCLASSES; k++) {
+				uint32_t n = LOAD(((struct cache_block *)c)->count[k]);
+				v->count[k] = n <= a->ccap[k] ? n : 0;
+				v->objs += v->count[k];
+			}
+		atomic_thread_fence(memory_order_acquire);
+		if (locked || LOAD(((struct slot *)s)->gen) == g)
+			return 1;
 	}
 	return 0;
 }
-
-/* ---- info ------------------------------------------------------------------ */
 
 int sma_info(sma_t *a, struct sma_info *in)
 {
@@ -728,7 +815,7 @@ int sma_info(sma_t *a, struct sma_info *in)
 		ds.shm_segsz = a->size;
 	in->shmid = a->shmid;
 	in->key = a->key;
-	in->semid = a->semid;
+	in->semid = sma_semid(a);
 	in->layout_version = h->layout;
 	in->readonly = (a->flags & SMA_RDONLY) != 0;
 	in->destroyed = (ds.shm_perm.mode & SHM_DEST) != 0;
@@ -747,20 +834,22 @@ int sma_info(sma_t *a, struct sma_info *in)
 	in->path_dev = h->path_dev;
 	in->path_ino = h->path_ino;
 	in->created = h->created;
-	in->lock_holder = h->lock_pid;
-	in->lock_in_op = h->lock_op != LOP_NONE;
-	in->lock_ops = h->lock_ops;
-	in->repairs = h->repairs;
+	in->lock_holder = LOAD(h->lock_pid);
+	in->lock_in_op = LOAD(h->op.kind) != LOP_NONE;
+	in->lock_ops = LOAD(h->lock_ops);
+	in->repairs = LOAD(h->repairs);
 	in->nslots = h->nslots;
-	for (unsigned i = 0; i < h->nslots; i++)
+	in->nclasses = NCLASSES;
+	int locked = read_lock(a);
+	for (unsigned i = 0; i < h->nslots && i < MAX_SLOTS; i++) {
+		struct slot_look v;
 		if (atomic_load(&sma__slot(a, i)->state) == SLOT_HELD)
 			in->slots_used++;
-	in->nclasses = NCLASSES;
-	for (unsigned i = 0; i < h->nslots; i++) {
-		const struct slot *s = sma__slot(a, i);
-		if (atomic_load(&s->state) == SLOT_HELD)
-			in->cached += sma__slot_cached_bytes(a, s);
+		if (slot_look(a, i, locked || a->image, &v))
+			in->cached += v.bytes;
 	}
+	if (locked)
+		sma__unlock(a);
 	return 0;
 }
 
@@ -776,6 +865,7 @@ int sma_class_stats(sma_t *a, unsigned cls, struct sma_class_stats *cs)
 	}
 	const struct sma_header *h = a->h;
 	memset(cs, 0, sizeof *cs);
+	int locked = read_lock(a);
 	cs->size = sma__class_size[cls];
 	cs->slab = cls < NSMALL;
 	cs->slabs = h->cls[cls].slabs;
@@ -783,20 +873,17 @@ int sma_class_stats(sma_t *a, unsigned cls, struct sma_class_stats *cs)
 	cs->requests = h->cls[cls].requests;
 	cs->failures = h->cls[cls].failures;
 	uint64_t cached = 0;
-	for (unsigned i = 0; i < h->nslots; i++) {
-		const struct slot *s = sma__slot(a, i);
-		uint64_t cb = s->cache;
-		if (atomic_load(&s->state) != SLOT_HELD || !in_heap(a, cb, h->cache_bytes))
-			continue;
-		const uint32_t *count = (const uint32_t *)at(a, cb);
-		const uint64_t *req = (const uint64_t *)at(a, cb + 4 * NCLASSES);
-		if (count[cls] <= a->ccap[cls])
-			cached += count[cls];
-		cs->requests += req[cls];
+	for (unsigned i = 0; i < h->nslots && i < MAX_SLOTS; i++) {
+		struct slot_look v;
+		cs->requests += LOAD(sma__slot(a, i)->req[cls]);
+		if (slot_look(a, i, locked || a->image, &v))
+			cached += v.count[cls];
 	}
 	cs->cached = cached;
 	if (cs->slab)
 		cs->used = h->cls[cls].slots - h->cls[cls].free - (cached < cs->total ? cached : 0);
+	if (locked)
+		sma__unlock(a);
 	return 0;
 }
 
@@ -807,29 +894,35 @@ int sma_slots_each(sma_t *a, int (*fn)(const struct sma_slot_info *, void *), vo
 		return -1;
 	}
 	const struct sma_header *h = a->h;
-	for (unsigned i = 0; i < h->nslots; i++) {
-		const struct slot *s = sma__slot(a, i);
-		if (atomic_load(&s->state) != SLOT_HELD)
-			continue;
-		struct sma_slot_info si = {
-			.slot = i,
-			.pid = s->pid,
-			.tid = s->tid,
-			.alive = sma__proc_alive(s->pid, s->start),
-			.cached_bytes = sma__slot_cached_bytes(a, s),
-			.allocs = s->allocs,
-			.frees = s->frees,
-		};
-		uint64_t cb = s->cache;
-		if (in_heap(a, cb, h->cache_bytes)) {
-			const uint32_t *count = (const uint32_t *)at(a, cb);
-			for (unsigned c = 0; c < NCLASSES; c++)
-				if (count[c] <= a->ccap[c])
-					si.cached += count[c];
-		}
-		int rc = fn(&si, arg);
-		if (rc)
-			return rc;
+	unsigned n = h->nslots < MAX_SLOTS ? h->nslots : MAX_SLOTS, k = 0;
+	struct sma_slot_info *v = calloc(n ? n : 1, sizeof *v);
+	if (!v) {
+		errno = ENOMEM;
+		return -1;
 	}
-	return 0;
+	/* Read them all first, so that fn runs with no lock held. */
+	int locked = read_lock(a);
+	for (unsigned i = 0; i < n; i++) {
+		const struct slot *s = sma__slot(a, i);
+		struct slot_look look;
+		if (!slot_look(a, i, locked || a->image, &look))
+			continue;
+		v[k++] = (struct sma_slot_info){
+			.slot = i,
+			.pid = LOAD(((struct slot *)s)->pid),
+			.tid = LOAD(((struct slot *)s)->tid),
+			.alive = sma__slot_liveness(a, i) != LIVE_DEAD,
+			.cached_bytes = look.bytes,
+			.cached = look.objs,
+			.allocs = LOAD(((struct slot *)s)->allocs),
+			.frees = LOAD(((struct slot *)s)->frees),
+		};
+	}
+	if (locked)
+		sma__unlock(a);
+	int rc = 0;
+	for (unsigned i = 0; i < k && !rc; i++)
+		rc = fn(&v[i], arg);
+	free(v);
+	return rc;
 }

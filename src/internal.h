@@ -46,14 +46,26 @@
 #include "sma.h"
 
 #define SMA_MAGIC 0x31414d5320414d53ULL /* "SMA SMA1" */
-#define SMA_LAYOUT 3u
+#define SMA_LAYOUT 4u
 
 #define PAGE 4096u	/* granule of the page map and of slabs */
 #define PAGE_SHIFT 12
 #define ALIGN 16u	/* alignment of every object */
 
+#define MAX_SLOTS 256	/* slots of the largest arenas */
+#define MAX_BUCKETS 65536u /* buckets of the name index, at most */
+
 #define OFF_SEG_SHIFT 40 /* sma_off_t: segment << 40 | byte offset */
 #define OFF_MASK ((UINT64_C(1) << OFF_SEG_SHIFT) - 1)
+
+/* Words read by other threads (or processes) without the lock: relaxed
+ * atomic accesses, which cost what plain ones do. */
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define LOAD_ACQ(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define STORE_REL(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+/* x += v by the one writer of x */
+#define BUMP(x, v) STORE(x, LOAD(x) + (v))
 
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -180,68 +192,111 @@ struct class_state {
 /* ---- the slot table (cache.c) --------------------------------------------
  *
  * A slot belongs to one thread of one process while that thread uses a
- * cache.  Its counters and its in-flight record are written only by that
- * thread (or, once the process is dead, by the holder of the arena lock).
+ * cache.  Its in-flight record and cache are written only by that thread
+ * (or, once the thread is gone, by the holder of the arena lock).  Its
+ * counters add up over every thread that ever held it: they are never
+ * folded into the header, so giving a slot back has no counter to move.
+ *
+ * Liveness (C1): the owner raised semaphore 1 + index of the arena's set
+ * with SEM_UNDO when it took the slot, in set generation set_gen; the
+ * kernel lowers it when the process exits, before it is a zombie and
+ * whatever its PID namespace.  A slot whose token is 0 in the current
+ * set is dead (proc.c, sem.c).
  */
 enum { SLOT_FREE = 0, SLOT_HELD = 1 };
 enum { INF_NONE = 0, INF_POP = 1, INF_PUSH = 2 };
-#define INF_PACK(off, cls, kind) ((off) | (uint64_t)(cls) << 40 | (uint64_t)(kind) << 48)
-#define INF_OFF(v) ((v) & OFF_MASK)
-#define INF_CLS(v) ((unsigned)((v) >> 40) & 0xff)
-#define INF_KIND(v) ((unsigned)((v) >> 48) & 0x3)
 enum { SOP_NONE = 0, SOP_REFILL = 1, SOP_FLUSH = 2 };
 struct slot {
 	_Atomic uint32_t state; /* SLOT_FREE or SLOT_HELD */
-	int32_t pid;		/* process holding it */
-	int32_t tid;		/* thread holding it */
-	uint32_t gen;		/* bumped each time the slot is taken */
-	uint64_t start;		/* start time of the process (clock ticks) */
+	uint32_t gen;		/* odd while the slot is being taken or given
+				   back; a reader without the lock that sees
+				   it change (or odd) looks again */
+	int32_t pid;		/* owner process, as its own namespace numbers it */
+	int32_t tid;		/* owner thread, likewise */
+	uint64_t owner_id;	/* random identity of the owner process */
+	uint64_t start;		/* its start time (clock ticks since boot) */
+	uint64_t pidns;		/* inode of its PID namespace, 0 = unknown */
+	uint32_t set_gen;	/* semaphore-set generation of its token */
+	uint32_t pad0;
 	uint64_t cache;		/* offset of its cache block, 0 = none */
 	uint64_t hid;		/* which handle of the process took it */
-	/* What a thread is moving between its cache and a user, lock free:
-	 * INF_PACK(object, class, INF_POP or INF_PUSH), 0 = nothing. */
+	/* What the thread is moving between its cache and a user, lock
+	 * free: the object's whole offset with INF_POP or INF_PUSH in its
+	 * low bits (objects are 16-byte aligned), 0 = nothing.  The class is
+	 * the object's own (its slab's, or its usable size's). */
 	_Atomic uint64_t inf;
 	uint64_t inf_ctr;	/* allocs (pop) or frees (push) before the move */
 	uint64_t inf_used;	/* used before the move */
-	/* Counters of what this slot's thread did through its cache. */
+	/* Counters of what threads did through this slot's cache. */
 	uint64_t allocs;	/* objects handed out */
 	uint64_t frees;		/* objects taken back */
 	uint64_t used;		/* bytes handed out less bytes taken back (mod 2^64) */
-	uint64_t cached_bytes;	/* bytes held in the cache's medium classes
-				   (small ones: count x class size) */
+	uint64_t cached_bytes;	/* bytes of the medium blocks its cache
+				   holds (derived: the entries say) */
 	/* A locked operation on the cache in flight (refill or flush). */
 	uint32_t op;		/* SOP_* */
 	uint32_t op_cls;	/* class */
 	uint64_t op_a;		/* refill: slab; flush: count before */
 	uint64_t op_b;		/* refill: word index << 32 | count before; flush: n */
 	uint64_t op_c;		/* refill: mask of the slots taken */
+	/* Heads of the lists of the owner's slabs with free slots, per
+	 * small class (slab.c S3; derived: a rebuild clears them). */
+	uint64_t own[NSMALL];
+	/* Allocations asked per class through this slot, ever. */
+	uint64_t req[NCLASSES];
 };
-#define SLOT_BYTES 128u
+#define SLOT_BYTES 1024u
 _Static_assert(sizeof(struct slot) <= SLOT_BYTES, "slot fits");
+#define INF_OFF(v) ((v) & ~(uint64_t)15)
+#define INF_KIND(v) ((unsigned)((v) & 15))
 
 /* The cache block of a slot (cache.c) is a heap block of kind
- * KIND_INTERNAL: u32 count[NCLASSES], u64 req[NCLASSES], u64 own[NSMALL]
- * (heads of the lists of the thread's slabs with free slots), then the
- * cached offsets,
- * class cls at a->cbase[cls], a->ccap[cls] of them (cache.c). */
-#define CACHE_HDR_BYTES (12u * NCLASSES + 8u * NSMALL)
+ * KIND_INTERNAL: the count of each class, then the cached entries, class
+ * cls at a->cbase[cls], a->ccap[cls] of them. */
+struct cache_block {
+	uint32_t count[NCLASSES];	/* objects cached per class */
+	uint64_t entry[];		  /* cached entries (entry_make) */
+};
+#define CACHE_HDR_BYTES (4u * NCLASSES)
+_Static_assert(sizeof(struct cache_block) == CACHE_HDR_BYTES, "cache block header");
 
-#define SEM_MARK 1453 /* value of semaphore 1 of every sma semaphore set */
+/* The arena's System V semaphore set (sem.c): semaphore 0 holds SEM_MARK,
+ * by which `sma ls` knows a set as sma's; semaphore 1 + i is the liveness
+ * token of slot i. */
+#define SEM_MARK 1453
+#define SEM_TOKEN(i) ((unsigned short)(1 + (i)))
 
 /* ---- the header -------------------------------------------------------- */
 
 enum { INIT_NONE = 0, INIT_BUSY = 1, INIT_READY = 2 };
 
-/* The operation a lock holder is in, for the next holder to repair. */
+/*
+ * The operation a lock holder is in, for the next holder to finish or undo
+ * (lock.c writes it, repair.c reads it).  Each kind says which fields of
+ * struct op_record it uses.
+ */
 enum {
 	LOP_NONE = 0,
-	LOP_ALLOC,	/* heap or slab allocation; a = class or 0 */
-	LOP_FREE,	/* a = object being freed */
-	LOP_SLOT,	/* a slot's refill or flush (the slot has the log) */
-	LOP_NAMED,	/* a named-object allocation */
-	LOP_NAMED_FREE,	/* a named-object free; a = the object */
-	LOP_RECOVER,	/* a recovery */
-	LOP_RESIZE,	/* an in-place realloc; a = object, b = old usable, ctr = used */
+	LOP_ALLOC,	/* obj: the object once chosen (0 before) */
+	LOP_FREE,	/* obj, usable: the object being freed */
+	LOP_RESIZE,	/* obj: the object; usable: its size before */
+	LOP_NAMED,	/* obj: the named object once published */
+	LOP_NAMED_FREE,	/* obj, usable: the named object being freed */
+	LOP_SLOT,	/* slot: a slot being taken, refilled, flushed, given
+			   back or reclaimed (the slot keeps its own log);
+			   block: its cache block once being given back */
+	LOP_RECOVER,	/* a recovery of the whole arena */
+};
+
+struct op_record {
+	uint32_t kind;		   /* LOP_*, LOP_NONE = nothing in flight */
+	uint32_t slot;		   /* LOP_SLOT: the slot's index + 1 */
+	uint64_t obj;		   /* the object, see above */
+	uint64_t usable;	   /* its usable size, see above */
+	uint64_t allocs;	   /* the header's allocs when the operation began */
+	uint64_t frees;		   /* its frees then */
+	uint64_t used;		   /* its used then */
+	uint64_t block;		   /* LOP_SLOT: the cache block being given back */
 };
 
 struct sma_header {
@@ -249,14 +304,21 @@ struct sma_header {
 	_Atomic uint64_t magic;	   /* SMA_MAGIC once the creator marked it */
 	uint32_t layout;	   /* SMA_LAYOUT */
 	_Atomic uint32_t init;	   /* INIT_* */
-	int32_t init_pid;	   /* process initialising (or that did) */
+	/* Held by whoever initialises the segment: a robust, process-shared
+	 * mutex, so that an initialiser's death is known (segment.c). */
+	pthread_mutex_t init_lock;
+	int32_t init_pid;	   /* process that initialised it (shown) */
 	uint32_t ptr_bits;	   /* 64 */
-	uint64_t init_start;	   /* its start time (clock ticks) */
+	uint64_t arena_id;	   /* random, names this arena in the process */
 	uint64_t size;		   /* bytes of the segment */
 	uint64_t path_dev;	   /* device of the ftok path, 0 = none */
 	uint64_t path_ino;	   /* inode of the ftok path, 0 = none */
 	int32_t key;		   /* System V key, 0 = IPC_PRIVATE */
-	int32_t semid;		   /* semaphore set of the arena lock */
+	int32_t semid;		   /* the semaphore set (sem.c) */
+	uint32_t set_gen;	   /* bumped each time the set is replaced */
+	uint32_t sets_replaced;	   /* sets made after the first was removed */
+	uint32_t mode;		   /* permission bits of the segment and set */
+	uint32_t nsems;		   /* semaphores in the set */
 	int64_t created;	   /* time of initialisation, seconds */
 
 	/* geometry */
@@ -274,20 +336,17 @@ struct sma_header {
 	uint64_t small_cap;	   /* objects a thread caches per small class:
 				      16..256, a power of 2, by heap size */
 
-	/* the arena lock: written only by its holder */
+	/* the arena lock (lock.c): a robust, process-shared mutex; the
+	 * kernel releases it, marked, when its holder dies */
 	uint8_t pad0[64];
-	int32_t lock_pid;	   /* holder's pid, 0 = none */
+	pthread_mutex_t lock;
+	int32_t lock_pid;	   /* holder's pid (its namespace's), 0 = none */
 	int32_t lock_tid;	   /* holder's thread */
-	uint32_t lock_op;	   /* LOP_* in progress, 0 = none */
-	uint32_t lock_slot;	   /* holder's slot + 1, 0 = none */
-	uint64_t lock_a;	   /* operation argument: the object */
-	uint64_t lock_b;	   /* its usable size */
-	uint64_t lock_ctr;	   /* counter value before the operation */
-	uint64_t lock_new;	   /* a library block being set up, 0 = none */
-	uint64_t lock_used;	   /* used before the operation */
-	uint64_t lock_ops;	   /* semaphore operations since creation */
+	struct op_record op;	   /* the operation in flight */
+	uint64_t lock_ops;	   /* lock acquisitions since creation */
+	uint64_t lock_waits;	   /* of which had to wait for a holder */
+	uint64_t sem_ops;	   /* operations on the semaphore set */
 	uint64_t repairs;	   /* dead holders' operations repaired */
-	uint64_t recovered_slots;  /* dead slots reclaimed */
 	uint8_t pad1[64];
 
 	/* counters kept under the lock (slots add theirs) */
@@ -297,6 +356,9 @@ struct sma_header {
 	uint64_t heap_free_bytes;  /* bytes of free heap blocks (derived) */
 	uint64_t heap_free_blocks; /* free heap blocks (derived) */
 	uint64_t named;		   /* named objects */
+	/* Even when the name index is still; odd while a writer changes it
+	 * (named.c): readers without the lock look again when it moved. */
+	uint64_t names_seq;
 
 	/* the heap's free lists (derived from the blocks) */
 	uint64_t fl_bitmap;
@@ -305,6 +367,7 @@ struct sma_header {
 
 	struct class_state cls[NCLASSES];
 };
+_Static_assert(sizeof(pthread_mutex_t) == 40, "the glibc layout of pthread_mutex_t");
 
 #define HDR_BYTES (((sizeof(struct sma_header) + PAGE - 1) / PAGE) * PAGE)
 _Static_assert(sizeof(struct sma_header) <= 16384, "header stays small");
@@ -322,6 +385,7 @@ struct sma {
 	uint64_t hid;		/* unique among this process's handles */
 	int destroyed;		/* sma_destroy was called through this handle */
 	int image;		/* base is a private copy, not an attachment */
+	uint64_t arena_id;	/* header.arena_id, read at open */
 	/* The layout of this arena's cache blocks (from header.small_cap). */
 	uint32_t ccap[NCLASSES];  /* entries per class */
 	uint32_t cbase[NCLASSES]; /* first entry of each class */
@@ -385,9 +449,17 @@ static inline int in_heap(const struct sma *a, uint64_t off, uint64_t len)
 	return off >= h->heap_off && off <= h->heap_end && len <= h->heap_end - off;
 }
 
-static inline uint32_t *pmap(const struct sma *a)
+static inline _Atomic uint32_t *pmap(const struct sma *a)
 {
-	return (uint32_t *)at(a, a->h->pmap_off);
+	return (_Atomic uint32_t *)at(a, a->h->pmap_off);
+}
+static inline uint32_t pm_load(const struct sma *a, uint64_t pg)
+{
+	return atomic_load_explicit(&pmap(a)[pg], memory_order_acquire);
+}
+static inline void pm_store(struct sma *a, uint64_t pg, uint32_t v)
+{
+	atomic_store_explicit(&pmap(a)[pg], v, memory_order_release);
 }
 
 /* ---- size classes ------------------------------------------------------------ */
@@ -403,8 +475,8 @@ static inline int geometry_ok(const struct sma *a)
 	if (h->slots_off >= a->size || h->pmap_off >= a->size || h->buckets_off >= a->size ||
 	    h->heap_off >= a->size || h->heap_end >= a->size || h->npages > a->size)
 		return 0;
-	return h->size == a->size && h->npages == h->size / PAGE && h->nslots <= 4096 &&
-	       h->nbuckets && h->nbuckets <= (1u << 20) && !(h->nbuckets & (h->nbuckets - 1)) &&
+	return h->size == a->size && h->npages == h->size / PAGE && h->nslots <= MAX_SLOTS && h->nslots >= 1 &&
+	       h->nbuckets && h->nbuckets <= MAX_BUCKETS && !(h->nbuckets & (h->nbuckets - 1)) &&
 	       h->slots_off >= HDR_BYTES && !(h->slots_off & 15) &&
 	       h->pmap_off >= h->slots_off + (uint64_t)h->nslots * SLOT_BYTES && !(h->pmap_off & 3) &&
 	       h->buckets_off >= h->pmap_off + h->npages * 4 && !(h->buckets_off & 7) &&
@@ -435,12 +507,24 @@ static inline uint64_t entry_make(uint64_t off, uint64_t usable) { return off | 
 
 /* ---- module interfaces -------------------------------------------------- */
 
-/* util.c */
+/* proc.c: facts about this process and others */
 HIDDEN pid_t sma__gettid(void);
-HIDDEN uint64_t sma__proc_start(pid_t pid);	/* 0 if gone */
-HIDDEN uint64_t sma__self_start(void);
-HIDDEN int sma__proc_alive(pid_t pid, uint64_t start);
 HIDDEN pid_t sma__getpid(void);			/* cached, fork-safe */
+HIDDEN uint64_t sma__self_id(void);		/* random, new in a fork child */
+HIDDEN uint64_t sma__self_start(void);
+HIDDEN uint64_t sma__self_pidns(void);		/* 0 if unknown */
+struct task_stat {
+	char state;	 /* field 3 of /proc/PID/stat: R, S, D, Z, X, ... */
+	uint64_t start;	 /* field 22: start time in clock ticks since boot */
+};
+/* The stat line of thread tid of process pid (tid 0: the process); 0, or
+ * -1 with errno (ENOENT: no such task visible here). */
+HIDDEN int sma__task_stat(pid_t pid, pid_t tid, struct task_stat *ts);
+/* 1 when process pid (started at start, 0 = any) has exited, a zombie
+ * included, or its pid names another process now; 0 when it may run. */
+HIDDEN int sma__proc_gone(pid_t pid, uint64_t start);
+/* 1 when process pid started after time t (seconds since the epoch). */
+HIDDEN int sma__proc_started_after(pid_t pid, int64_t t);
 HIDDEN extern _Atomic uint32_t sma__fork_gen;
 HIDDEN void sma__init_once(void);
 
@@ -454,13 +538,36 @@ long sma__crash_steps(void);	/* steps since sma__crash_after */
 #define STEP() ((void)0)
 #endif
 
-/* lock.c */
+/* lock.c: the arena lock and the record of the operation in flight */
 HIDDEN int sma__lock(struct sma *a);		 /* 0, or -1 with errno */
+HIDDEN int sma__lock_within(struct sma *a, int seconds); /* 0, or -1 (ETIMEDOUT) */
+HIDDEN int sma__lock_look(struct sma *a);	 /* for a look: not in lock_ops */
+/* pthread_mutex_lock of a robust mutex, waking now and then (lock.c). */
+HIDDEN int sma__mutex_lock_sliced(pthread_mutex_t *m);
 HIDDEN void sma__unlock(struct sma *a);
 HIDDEN int sma__lock_held(const struct sma *a);
-HIDDEN void sma__op_begin(struct sma *a, uint32_t op, uint64_t arg, uint64_t ctr);
+/* 1 when the lock word says its holder died and nobody has repaired yet
+ * (readable on a read-only handle and an image). */
+HIDDEN int sma__lock_holder_died(const struct sma *a);
+/* The function the next holder runs when the previous one died. */
+HIDDEN void sma__lock_on_death(void (*repair)(struct sma *a));
+HIDDEN void sma__lock_after_fork(void);
+HIDDEN void sma__op_begin(struct sma *a, uint32_t kind);
+HIDDEN void sma__op_object(struct sma *a, uint64_t obj, uint64_t usable);
+HIDDEN void sma__op_slot(struct sma *a, unsigned slot);
+HIDDEN void sma__op_block(struct sma *a, uint64_t block);
 HIDDEN void sma__op_end(struct sma *a);
-HIDDEN void sma__repair_locked(struct sma *a);
+
+/* sem.c: the semaphore set and the slots' liveness tokens */
+enum { LIVE_FREE = 0, LIVE_ALIVE = 1, LIVE_DEAD = 2 };
+HIDDEN int sma__sem_create(key_t key, mode_t mode, unsigned nsems);
+HIDDEN int sma__token_raise_locked(struct sma *a, unsigned i);
+HIDDEN void sma__token_drop_locked(struct sma *a, unsigned i);
+HIDDEN int sma__slot_liveness(struct sma *a, unsigned i);
+HIDDEN void sma__sem_follow(struct sma *a);
+HIDDEN int sma__sem_gone(struct sma *a);
+HIDDEN void sma__sem_heal_locked(struct sma *a);
+HIDDEN void sma__sem_check_locked(struct sma *a);
 
 /* heap.c */
 HIDDEN void sma__heap_init(struct sma *a);
@@ -469,7 +576,10 @@ HIDDEN void sma__heap_free_locked(struct sma *a, uint64_t b);
 HIDDEN int sma__heap_resize_locked(struct sma *a, uint64_t b, uint64_t usable);
 HIDDEN uint64_t sma__heap_block_of(const struct sma *a, uint64_t off); /* block or 0 */
 HIDDEN uint64_t sma__heap_largest_locked(const struct sma *a);
-HIDDEN int sma__heap_rebuild_locked(struct sma *a);
+/* Rebuilds the heap's derived state by one walk; visit is called for each
+ * block of kind KIND_SLAB (its payload offset) and returns -1 if the slab
+ * is broken.  0, or -1 if the blocks are broken. */
+HIDDEN int sma__heap_rebuild_locked(struct sma *a, int (*visit_slab)(struct sma *a, uint64_t p));
 
 /* slab.c */
 HIDDEN void sma__slab_init(void);
@@ -478,10 +588,9 @@ HIDDEN void sma__slab_put_locked(struct sma *a, struct slab *s, unsigned idx);
 HIDDEN unsigned sma__slab_take_locked(struct sma *a, unsigned cls, uint64_t *out, unsigned n, struct slot *log,
 				      uint32_t owner);
 HIDDEN void sma__slabs_disown_locked(struct sma *a, uint32_t owner);
-HIDDEN uint64_t *sma__own_heads(const struct sma *a, uint32_t owner);
-HIDDEN int sma__slab_rebuild_locked(struct sma *a, struct slab *s, uint64_t slab_off);
+HIDDEN void sma__slabs_reset_locked(struct sma *a);
+HIDDEN int sma__slab_rebuild_locked(struct sma *a, uint64_t slab_off);
 HIDDEN void sma__slabs_release_empty_locked(struct sma *a);
-HIDDEN void sma__slabs_forget_owners_locked(struct sma *a);
 HIDDEN extern uint64_t sma__slab_inv[NSMALL];
 /* The index of the object d bytes past the first of a slab of class cls. */
 static inline unsigned sma__slab_index(unsigned cls, uint64_t d)
@@ -489,7 +598,6 @@ static inline unsigned sma__slab_index(unsigned cls, uint64_t d)
 	return (unsigned)((d * sma__slab_inv[cls]) >> 32);
 }
 HIDDEN extern uint16_t sma__slab_nobj[NSMALL];
-HIDDEN extern const uint32_t sma__class_size[NCLASSES];
 
 /* The slab holding the object at off, with its index, or NULL if off is
  * not the start of an object slot of a valid slab. */
@@ -499,25 +607,25 @@ static inline struct slab *sma__slab_of(const struct sma *a, uint64_t off, unsig
 	uint64_t pg = off >> PAGE_SHIFT;
 	if (off >= h->heap_end || pg >= h->npages)
 		return NULL;
-	uint32_t e = pmap(a)[pg];
+	uint32_t e = pm_load(a, pg);
 	if (!(e & PM_SLAB))
 		return NULL;
 	uint64_t p = (uint64_t)(e & PM_VAL) << PAGE_SHIFT;
 	if (p < h->heap_off + 16 || p + SLAB_SIZE > h->heap_end || off < p + SLAB_HDR)
 		return NULL;
 	struct slab *s = (struct slab *)at(a, p);
-	unsigned cls = s->cls;
-	if (cls >= NSMALL || s->magic != (SLAB_MAGIC | cls) || s->nobj != sma__slab_nobj[cls])
+	unsigned cls = LOAD(s->cls);
+	if (cls >= NSMALL || LOAD(s->magic) != (SLAB_MAGIC | cls) || LOAD(s->nobj) != sma__slab_nobj[cls])
 		return NULL;
 	uint64_t d = off - p - SLAB_HDR;
 	unsigned i = (unsigned)((d * sma__slab_inv[cls]) >> 32);
-	if ((uint64_t)i * sma__class_size[cls] != d || i >= s->nobj)
+	if ((uint64_t)i * sma__class_size[cls] != d || i >= sma__slab_nobj[cls])
 		return NULL;
 	*idx = i;
 	return s;
 }
 
-/* cache.c */
+/* cache.c: the slot table and the per-thread caches */
 /* Where an object's live flag is: a slab's bitmap word, or a block's
  * header word, and the bit in it. */
 struct live_ref {
@@ -526,27 +634,61 @@ struct live_ref {
 };
 
 HIDDEN void sma__cache_flush_self(struct sma *a);
+HIDDEN void sma__cache_release_self_locked(struct sma *a);
 HIDDEN void sma__slots_release_process(struct sma *a);
-HIDDEN void sma__slot_recover_locked(struct sma *a, struct slot *s);
-HIDDEN unsigned sma__reclaim_dead_locked(struct sma *a);
-HIDDEN struct slot *sma__slot(const struct sma *a, unsigned i);
 HIDDEN int sma__cache_tables(struct sma *a, uint64_t small_cap);
 HIDDEN void sma__tls_forget(struct sma *a);
 HIDDEN void sma__tls_after_fork(void);
+HIDDEN struct cache_block *sma__cache_of(const struct sma *a, const struct slot *s);
+HIDDEN void sma__give_back_locked(struct sma *a, uint64_t off, unsigned cls);
 HIDDEN uint64_t sma__slot_cached_bytes(const struct sma *a, const struct slot *s);
 
-/* alloc.c */
+static inline struct slot *sma__slot(const struct sma *a, unsigned i)
+{
+	return (struct slot *)at(a, a->h->slots_off + (uint64_t)i * SLOT_BYTES);
+}
+static inline unsigned sma__slot_index(const struct sma *a, const struct slot *s)
+{
+	return (unsigned)(((const char *)s - (const char *)sma__slot(a, 0)) / SLOT_BYTES);
+}
+
+/* The object a slot's in-flight record names, and what settling it
+ * does (repair.c; the checker applies it to its picture, the recovery to
+ * the slot). */
+struct settle {
+	uint64_t obj;	    /* the object in flight, 0 = none */
+	unsigned cls;	    /* its class */
+	int to_cache;	    /* it goes (back) on top of its class's list */
+	uint64_t entry;	    /* the entry that puts it there */
+	uint64_t d_allocs;  /* counts to add to the slot's */
+	uint64_t d_frees;
+	uint64_t d_used;    /* (mod 2^64) */
+};
+HIDDEN void sma__settle_inflight(const struct sma *a, const struct slot *s, const struct cache_block *c,
+				 struct settle *out);
+
+/* alloc.c (object layer) */
 HIDDEN int sma__object_live(const struct sma *a, uint64_t off, uint64_t *usable, unsigned *kind);
 HIDDEN int sma__free_object_locked(struct sma *a, uint64_t off);
+HIDDEN uint64_t sma__object_class(const struct sma *a, uint64_t off);
+HIDDEN void sma__make_room_locked(struct sma *a);
 
 /* named.c */
 HIDDEN int sma__named_check(struct sma *a, int (*report)(void *, const char *, ...), void *rarg);
 HIDDEN unsigned sma__orphans_sweep_locked(struct sma *a);
 HIDDEN int sma__named_unlinked(struct sma *a, uint64_t obj);
 
+/* repair.c */
+HIDDEN void sma__repair_init(void);
+HIDDEN void sma__slot_recover_locked(struct sma *a, unsigned i);
+HIDDEN unsigned sma__reclaim_dead_locked(struct sma *a);
+HIDDEN void sma__repair_locked(struct sma *a);
+
 /* segment.c */
 HIDDEN struct sma *sma__registry_find(uint64_t hid);
 HIDDEN void sma__peek_detach(const struct sma_header *h, int shmid);
+HIDDEN struct sma *sma__image_of(const struct sma *a);
+HIDDEN void sma__image_free(struct sma *a);
 HIDDEN extern pthread_mutex_t sma__registry_lock;
 HIDDEN extern struct sma *sma__registry;
 

@@ -1,185 +1,257 @@
 /*
- * lock.c -- the arena lock and the repair of what a dead holder left.
+ * lock.c -- the arena lock, and the record of the operation its holder is
+ * in.
  *
- * The lock is semaphore 0 of the arena's System V semaphore set (value 1 =
- * free), always taken with SEM_UNDO: when a holder dies, however it dies,
- * the kernel gives the lock back.  Semaphore 1 holds SEM_MARK, by which
- * `sma ls` knows a set as sma's.
+ * The lock is a robust, process-shared pthread mutex in the header.  The
+ * kernel keeps, for every thread, the list of robust mutexes it holds;
+ * when the thread dies, however it dies (SIGKILL included) and before
+ * its process is a zombie, the kernel marks each of them "owner died" and
+ * wakes a waiter, who gets EOWNERDEAD.  That works whatever PID namespace
+ * the threads are in, makes no system call when nobody waits, and puts
+ * waiters to sleep in the kernel (a futex) when somebody does.  All the
+ * processes of one arena must use the same C library (glibc).
  *
- *   header: lock_pid lock_tid | lock_op lock_slot lock_a lock_ctr | lock_ops
- *           holder            | operation in flight               | counter
+ *   header: lock (pthread_mutex_t) | lock_pid lock_tid | op: kind slot obj usable
+ *           the mutex              | holder (shown)    | allocs frees used block
  *
  * Invariants:
- *   L1  lock_pid is non-zero exactly while a thread holds the lock; the
- *       holder clears it (and lock_op) before it releases the semaphore.
- *   L2  so a taker that finds lock_pid set knows the previous holder died
- *       holding the lock, and repairs before it does anything else: it
- *       rebuilds the derived state, and if lock_op is set it finishes or
- *       undoes that operation.
- *   L3  what a repair needs is authoritative state written in an order a
- *       walk can always read: block sizes and flags (heap.c), slab bitmaps
- *       (slab.c), a slot's logs (cache.c), and the argument recorded here.
- *       Everything else (free lists, slab lists, free counts) is derived and
- *       rebuilt by the walk.
+ *   L1  lock_pid is non-zero only while a thread holds the lock; it is
+ *       shown, never trusted (pids of another namespace mean nothing).
+ *   L2  a taker that gets EOWNERDEAD makes the mutex consistent at once,
+ *       then runs the repair (repair.c registers it): it rebuilds the
+ *       derived state and finishes or undoes the operation in op.  If the
+ *       taker dies during the repair, the next taker gets EOWNERDEAD and
+ *       repairs again: a repair may be stopped at any step and started
+ *       over.
+ *   L3  op is written only here, by the holder, and names what a repair
+ *       needs beyond the authoritative state (block headers, slab bitmaps,
+ *       a slot's own logs): the object in flight, the counters before the
+ *       operation, the slot or cache block being worked on.  op.kind is
+ *       stored last when an operation begins and cleared when it ends.
  *
  * Why a walk and not a per-operation undo log for the heap: an operation
  * touches at most a few headers, each written with one atomic store in an
  * order that leaves every intermediate state walkable (heap.c), so the walk
- * needs no log, and the one argument recorded here is enough to finish a
- * free or count an allocation.  Repair is O(heap) but happens only after a
- * holder died, which is rare; the common path pays nothing for it.
+ * needs no log, and the record here is enough to finish a free or count an
+ * allocation.  Repair is O(heap) but happens only after a holder died,
+ * which is rare; the common path pays nothing for it.
  */
 #include "internal.h"
 
-#include <sys/sem.h>
+#include <time.h>
 
-static int semop_retry(int semid, short delta)
+#define WAIT_SLICE_NS 50000000L /* longest sleep of a waiter, ns */
+
+/* Takes m, sleeping WAIT_SLICE at most at a time; pthread's result. */
+static int lock_sliced(pthread_mutex_t *m)
 {
-	struct sembuf op = { .sem_num = 0, .sem_op = delta, .sem_flg = SEM_UNDO };
 	for (;;) {
-		if (semop(semid, &op, 1) == 0)
-			return 0;
-		if (errno == EINTR)
-			continue;
-		if (errno == EINVAL || errno == EIDRM)
-			errno = EIDRM; /* the set was removed under the arena */
-		return -1;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += WAIT_SLICE_NS;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		int r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+		if (r != ETIMEDOUT)
+			return r;
 	}
 }
 
-int sma__lock(struct sma *a)
+int sma__mutex_lock_sliced(pthread_mutex_t *m)
+{
+	return lock_sliced(m);
+}
+
+static void (*on_death)(struct sma *a);
+
+void sma__lock_on_death(void (*repair)(struct sma *a))
+{
+	on_death = repair;
+}
+
+/* The arenas whose lock this thread holds (a callback of sma_walk may
+ * use a second arena), by arena_id: a thread that asks again for a lock
+ * it holds would wait for itself. */
+#define HELD_MAX 4
+static TLS uint64_t t_held[HELD_MAX];
+
+int sma__lock_held(const struct sma *a)
+{
+	for (unsigned i = 0; i < HELD_MAX; i++)
+		if (t_held[i] == a->arena_id)
+			return 1;
+	return 0;
+}
+
+static void held_add(const struct sma *a)
+{
+	for (unsigned i = 0; i < HELD_MAX; i++)
+		if (!t_held[i]) {
+			t_held[i] = a->arena_id;
+			return;
+		}
+}
+
+static void held_remove(const struct sma *a)
+{
+	for (unsigned i = 0; i < HELD_MAX; i++)
+		if (t_held[i] == a->arena_id) {
+			t_held[i] = 0;
+			return;
+		}
+}
+
+void sma__lock_after_fork(void)
+{
+	/* The child holds none of its parent's locks (fork from inside a
+	 * walk callback). */
+	memset(t_held, 0, sizeof t_held);
+}
+
+/* The mutex is ours, r said how we got it; count says whether the
+ * acquisition counts in lock_ops (a look by an inspecting call does not,
+ * so that the figure says what the arena's users did). */
+static int took(struct sma *a, int r, int count)
 {
 	struct sma_header *h = a->h;
+	if (r == EOWNERDEAD) {
+		/* L2: consistent first, so that a death during the repair
+		 * hands the next taker an EOWNERDEAD again, never a mutex
+		 * nobody can take. */
+		pthread_mutex_consistent(&h->lock);
+	} else if (r != 0) {
+		errno = r == ENOTRECOVERABLE ? EPROTO : r;
+		return -1;
+	}
+	held_add(a);
+	STORE(h->lock_pid, sma__getpid());
+	STORE(h->lock_tid, sma__gettid());
+	if (count)
+		BUMP(h->lock_ops, 1);
+	if (UNLIKELY(r == EOWNERDEAD)) {
+		BUMP(h->repairs, 1);
+		if (on_death)
+			on_death(a);
+	}
+	return 0;
+}
+
+static int lock(struct sma *a, int count)
+{
+	struct sma_header *h = a->h;
+	if (UNLIKELY(a->image)) {
+		/* A private copy (the checker repairs one): nobody else
+		 * has it, so there is nothing to wait for. */
+		held_add(a);
+		return 0;
+	}
 	if (UNLIKELY(sma__lock_held(a))) {
 		/* From inside a callback of sma_walk or the like. */
 		errno = EDEADLK;
 		return -1;
 	}
-	if (semop_retry(a->semid, -1) < 0)
-		return -1;
-	if (UNLIKELY(h->lock_pid != 0)) {
-		/* L2: the previous holder died holding the lock. */
-		h->lock_pid = sma__getpid();
-		h->lock_tid = sma__gettid();
-		sma__repair_locked(a);
+	int r = pthread_mutex_trylock(&h->lock);
+	if (UNLIKELY(r == EBUSY)) {
+		r = lock_sliced(&h->lock);
+		if (count && (r == 0 || r == EOWNERDEAD))
+			BUMP(h->lock_waits, 1);
 	}
-	h->lock_pid = sma__getpid();
-	h->lock_tid = sma__gettid();
-	h->lock_ops += 2;
-	return 0;
+	return took(a, r, count);
+}
+
+int sma__lock(struct sma *a)
+{
+	return lock(a, 1);
+}
+
+int sma__lock_look(struct sma *a)
+{
+	return lock(a, 0);
+}
+
+int sma__lock_within(struct sma *a, int seconds)
+{
+	struct sma_header *h = a->h;
+	if (sma__lock_held(a)) {
+		errno = EDEADLK;
+		return -1;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += seconds;
+	int r = pthread_mutex_timedlock(&h->lock, &ts);
+	if (r == ETIMEDOUT) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return took(a, r, 0);
 }
 
 void sma__unlock(struct sma *a)
 {
 	struct sma_header *h = a->h;
 	DASSERT(sma__lock_held(a));
-	h->lock_op = LOP_NONE;
-	h->lock_tid = 0;
-	atomic_store_explicit((_Atomic int32_t *)&h->lock_pid, 0, memory_order_release);
-	if (semop_retry(a->semid, 1) < 0) {
-		/* The set is gone: nothing is held any more. */
+	DASSERT(LOAD(h->op.kind) == LOP_NONE);
+	if (UNLIKELY(a->image)) {
+		held_remove(a);
+		return;
 	}
+	STORE(h->lock_tid, 0);
+	STORE(h->lock_pid, 0);
+	held_remove(a);
+	pthread_mutex_unlock(&h->lock);
 }
 
-int sma__lock_held(const struct sma *a)
+int sma__lock_holder_died(const struct sma *a)
 {
-	return a->h->lock_pid == sma__getpid() && a->h->lock_tid == sma__gettid();
+	/* glibc's robust mutex word: the holder's tid, FUTEX_OWNER_DIED
+	 * (0x40000000) once the kernel found the holder dead. */
+	const int *word = (const int *)&a->h->lock;
+	return (__atomic_load_n(word, __ATOMIC_ACQUIRE) & 0x40000000) != 0;
 }
 
-void sma__op_begin(struct sma *a, uint32_t op, uint64_t arg, uint64_t ctr)
+/* ---- the operation record (L3) ------------------------------------------ */
+
+void sma__op_begin(struct sma *a, uint32_t kind)
 {
 	struct sma_header *h = a->h;
-	h->lock_a = arg;
-	h->lock_ctr = ctr;
-	h->lock_used = h->used;
-	atomic_store_explicit((_Atomic uint32_t *)&h->lock_op, op, memory_order_release);
+	DASSERT(sma__lock_held(a));
+	struct op_record *op = &h->op;
+	op->slot = 0;
+	op->obj = 0;
+	op->usable = 0;
+	op->block = 0;
+	op->allocs = LOAD(h->allocs);
+	op->frees = LOAD(h->frees);
+	op->used = LOAD(h->used);
+	STORE_REL(op->kind, kind);
+}
+
+void sma__op_object(struct sma *a, uint64_t obj, uint64_t usable)
+{
+	DASSERT(sma__lock_held(a));
+	a->h->op.usable = usable;
+	STORE_REL(a->h->op.obj, obj);
+}
+
+void sma__op_slot(struct sma *a, unsigned slot)
+{
+	struct op_record *op = &a->h->op;
+	sma__op_begin(a, LOP_NONE);
+	op->slot = slot + 1;
+	STORE_REL(op->kind, LOP_SLOT);
+}
+
+void sma__op_block(struct sma *a, uint64_t block)
+{
+	DASSERT(sma__lock_held(a));
+	STORE_REL(a->h->op.block, block);
 }
 
 void sma__op_end(struct sma *a)
 {
-	atomic_store_explicit((_Atomic uint32_t *)&a->h->lock_op, LOP_NONE, memory_order_release);
-}
-
-/*
- * Finishes or undoes the operation a dead holder was in (L2, L3), then
- * rebuilds the derived state.  Runs with the lock held.
- */
-void sma__repair_locked(struct sma *a)
-{
-	struct sma_header *h = a->h;
-	uint32_t op = h->lock_op;
-	uint64_t x = h->lock_a, usable;
-
-	h->repairs++;
-	/* First make the heap walkable and its lists true again. */
-	int walkable = sma__heap_rebuild_locked(a) == 0;
-
-	switch (op) {
-	case LOP_ALLOC:
-		/* x, once chosen, is the object: count it if it went live
-		 * uncounted; give a slab slot back if it never went live. */
-		if (!x)
-			break;
-		if (sma__object_live(a, x, &usable, NULL)) {
-			/* Each counter on its own: a crash may fall between them. */
-			if (h->used == h->lock_used)
-				h->used += usable;
-			if (h->allocs == h->lock_ctr)
-				h->allocs++;
-		} else {
-			unsigned idx;
-			struct slab *s = sma__slab_of(a, x, &idx);
-			if (s)
-				sma__slab_put_locked(a, s, idx);
-		}
-		break;
-	case LOP_FREE:
-		/* Once the live bit is clear the free has happened: finish
-		 * giving the object back, and count it. */
-		if (x && !sma__object_live(a, x, NULL, NULL)) {
-			sma__free_object_locked(a, x);
-			if (h->used == h->lock_used)
-				h->used -= h->lock_b;
-			if (h->frees == h->lock_ctr)
-				h->frees++;
-		}
-		break;
-	case LOP_NAMED:
-		/* Published but not counted: count it.  Not published: the
-		 * sweep below frees the object and its record. */
-		if (x && !sma__named_unlinked(a, x) && h->allocs == h->lock_ctr &&
-		    sma__object_live(a, x, &usable, NULL)) {
-			/* named and allocs move together after used (named.c) */
-			if (h->used == h->lock_used)
-				h->used += usable;
-			h->named++;
-			h->allocs++;
-		}
-		break;
-	case LOP_NAMED_FREE:
-		if (x && sma__named_unlinked(a, x) && h->frees == h->lock_ctr) {
-			if (h->used == h->lock_used)
-				h->used -= h->lock_b;
-			h->named--;
-			h->frees++;
-		}
-		break;
-	case LOP_RESIZE:
-		/* The block changed size but the bytes in use were not told. */
-		if (x && h->used == h->lock_ctr && sma__object_live(a, x, &usable, NULL))
-			h->used += usable - h->lock_b;
-		break;
-	case LOP_SLOT:
-		if (h->lock_slot && h->lock_slot <= h->nslots)
-			sma__slot_recover_locked(a, sma__slot(a, h->lock_slot - 1));
-		break;
-	default:
-		break;
-	}
-	/* Library blocks and named objects that a crash left unreferenced. */
-	if (walkable)
-		sma__orphans_sweep_locked(a);
-	h->lock_new = 0;
-	h->lock_op = LOP_NONE;
-	h->lock_slot = 0;
+	DASSERT(sma__lock_held(a));
+	STORE_REL(a->h->op.kind, LOP_NONE);
 }

@@ -3,7 +3,7 @@
  * destroyed arenas left behind.
  *
  * An arena is a segment whose first bytes carry SMA_MAGIC; an sma
- * semaphore set has two semaphores, the second holding SEM_MARK.  A set is
+ * semaphore set has semaphore 0 holding SEM_MARK (sem.c).  A set is
  * an orphan when no segment that carries the mark names it as its lock, no
  * segment holds its key, and nobody has used or changed it for
  * ORPHAN_QUIET_S seconds (so that an arena being created, or one whose
@@ -68,12 +68,12 @@ static int each_arena(int (*fn)(const struct sma_ls_entry *, void *), void *arg,
 			continue;
 		int rc = 0;
 		if (atomic_load(&((struct sma_header *)h)->magic) == SMA_MAGIC && h->size == ds.shm_segsz) {
-			ids_add(ids, h->semid);
+			ids_add(ids, LOAD(((struct sma_header *)h)->semid));
 			struct sma_ls_entry e = {
 				.orphan = 0,
 				.key = ds.shm_perm.__key,
 				.shmid = id,
-				.semid = h->semid,
+				.semid = LOAD(((struct sma_header *)h)->semid),
 				.size = ds.shm_segsz,
 				.nattch = (uint32_t)ds.shm_nattch, /* read before our attach */
 				.uid = ds.shm_perm.uid,
@@ -113,9 +113,9 @@ static int each_orphan(int (*fn)(const struct sma_ls_entry *, void *), void *arg
 		struct semid_ds ds;
 		union semun su = { .buf = &ds };
 		int id = semctl(i, 0, SEM_STAT, su);
-		if (id < 0 || ds.sem_nsems != 2)
+		if (id < 0 || ds.sem_nsems < 1)
 			continue;
-		if (semctl(id, 1, GETVAL) != SEM_MARK || ids_has(ids, id))
+		if (semctl(id, 0, GETVAL) != SEM_MARK || ids_has(ids, id))
 			continue;
 		/* Not named by any arena we could read is not enough: an arena
 		 * being created has its set a moment before its header names

@@ -27,12 +27,14 @@
  * start of the calling thread are cached per thread, re-read in a fork
  * child).  Unlocking clears the seal and swaps opaque[0] back to 0; it makes
  * a system call (FUTEX_WAKE, one thread) only when W was set.  A thread that
- * finds the mutex held spins briefly, sets W and sleeps in FUTEX_WAIT with
- * a timeout that grows from 50 ms to 800 ms; whenever a timeout passes with
- * the same owner it asks whether that owner still exists: tgkill(pid, tid, 0)
- * failing with ESRCH, or a live thread with that tid but another start time
- * (the tid was reused), means the owner died holding the mutex.  The waiter
- * then takes it over with a compare-and-swap and returns EOWNERDEAD.
+ * finds the mutex held spins briefly, sets W and sleeps in FUTEX_WAIT for
+ * at most CHECK_NS (20 ms) at a time; whenever a timeout passes with the
+ * same owner it asks whether that owner still exists: tgkill(pid, tid, 0)
+ * failing with ESRCH, a thread in state Z or X (it exited; a zombie holds
+ * nothing), or a live thread with that tid but another start time (the
+ * tid was reused) means the owner died holding the mutex.  The waiter then
+ * takes it over with a compare-and-swap and returns EOWNERDEAD: within 50
+ * ms of the death.
  *
  * Invariants (cited as M1..M6 below):
  *
@@ -54,7 +56,11 @@
  *   M5  The uncontended lock and unlock make no system call.
  *   M6  Every thread that uses one mutex lives in one PID namespace and
  *       one time namespace (tids and start times are read as this
- *       namespace's).
+ *       namespace's).  Unlike the arena's own lock (lock.c), which the
+ *       kernel releases whatever the namespace, a mutex may live outside
+ *       any arena, and its 16 bytes hold no more than a thread's ids.
+ *   M7  A mutex is aligned to 4 bytes (the futex word); any call on one
+ *       that is not fails with EINVAL and changes nothing.
  *
  * Limits: a mutex must be in writable memory (not a read-only attachment);
  * a thread that locks a mutex it holds gets EDEADLK, as with an
@@ -66,20 +72,13 @@
  * out in turn up to pid_max this needs thousands of threads created within
  * microseconds.
  */
-#include <errno.h>
-#include <fcntl.h>
+#include "internal.h"
+
 #include <linux/futex.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "sma.h"
 
 _Static_assert(sizeof(sma_mutex_t) == 16, "sma_mutex_t is four 32-bit words");
 
@@ -92,8 +91,7 @@ _Static_assert(sizeof(sma_mutex_t) == 16, "sma_mutex_t is four 32-bit words");
 #define WAITERS 0x80000000u	/* W: a thread may sleep on the word */
 
 #define SPIN_TRIES 64		/* loads of the word before the first sleep */
-#define CHECK_FIRST_NS 50000000L  /* first sleep before a liveness check, ns */
-#define CHECK_MAX_NS 800000000L	  /* longest sleep between checks, ns */
+#define CHECK_NS 20000000L	/* longest sleep between liveness checks, ns */
 
 /* ---- the calling thread ---------------------------------------------------- */
 
@@ -111,58 +109,6 @@ static uint32_t thread_gettid(void)
 	return (uint32_t)syscall(SYS_gettid);
 }
 
-/*
- * thread_start_time: the start time of thread tid of process pid, in clock
- * ticks since boot (field 22 of its stat file).  0, or -1 with errno
- * (ENOENT when /proc has no such thread, or it is hidden from us).
- */
-static int thread_start_time(uint32_t pid, uint32_t tid, uint64_t *ticks)
-{
-	char path[64];
-	char buf[1024];
-	ssize_t n;
-	int fd, field, saved;
-	char *p, *end;
-
-	snprintf(path, sizeof path, "/proc/%u/task/%u/stat", pid, tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof buf - 1);
-	saved = errno;
-	close(fd);
-	if (n <= 0) {
-		errno = n < 0 ? saved : EIO;
-		return -1;
-	}
-	buf[n] = '\0';
-
-	/* "pid (comm) state ppid ...": comm may hold spaces and parentheses,
-	 * so count fields from the last ')', which closes field 2. */
-	p = strrchr(buf, ')');
-	if (p == NULL)
-		goto bad;
-	p++;
-	for (field = 3; field <= 22; field++) {
-		while (*p == ' ')
-			p++;
-		if (*p == '\0')
-			goto bad;
-		if (field == 22)
-			break;
-		while (*p != ' ' && *p != '\0')
-			p++;
-	}
-	errno = 0;
-	*ticks = strtoull(p, &end, 10);
-	if (end == p || errno != 0)
-		goto bad;
-	return 0;
-bad:
-	errno = EIO;
-	return -1;
-}
-
 /* In a fork child the forking thread has a new tid and pid. */
 static void self_forget(void)
 {
@@ -177,12 +123,12 @@ static void self_register_atfork(void)
 static void __attribute__((noinline)) self_read(void)
 {
 	uint32_t tid = thread_gettid();
-	uint64_t ticks;
+	struct task_stat ts;
 
 	pthread_once(&self_once, self_register_atfork);
 	self_cache.pid = (uint32_t)getpid();
-	if (thread_start_time(self_cache.pid, tid, &ticks) == 0)
-		self_cache.start = (uint32_t)ticks;
+	if (sma__task_stat((pid_t)self_cache.pid, (pid_t)tid, &ts) == 0)
+		self_cache.start = (uint32_t)ts.start;
 	else
 		self_cache.start = 0;
 	self_cache.tid = tid;
@@ -255,7 +201,7 @@ static int owner_is_dead(sma_mutex_t *m, uint32_t v)
 {
 	uint32_t tid = v & TID_MASK;
 	uint32_t seal, pid, start;
-	uint64_t ticks;
+	struct task_stat ts;
 
 	/* Acquire loads keep this order: seal, description, word again. */
 	seal = load_word(m, W_SEAL, __ATOMIC_ACQUIRE);
@@ -266,18 +212,23 @@ static int owner_is_dead(sma_mutex_t *m, uint32_t v)
 
 	if (seal != tid) {
 		/* M4: no description yet (or any more): the tid alone. */
-		return kill((pid_t)tid, 0) == -1 && errno == ESRCH;
+		if (kill((pid_t)tid, 0) == -1 && errno == ESRCH)
+			return 1;
+		return sma__task_stat((pid_t)tid, 0, &ts) == 0 &&
+		       (ts.state == 'Z' || ts.state == 'X');
 	}
 	if (syscall(SYS_tgkill, (pid_t)pid, (pid_t)tid, 0) == -1 &&
 	    errno == ESRCH)
 		return 1;
-	/* A thread with that tid lives in that process: the owner, or a
-	 * newer thread that got its tid.  Only a start time we can read and
-	 * that differs says which (with hidepid, /proc may hide it). */
-	if (start != 0 && thread_start_time(pid, tid, &ticks) == 0 &&
-	    (uint32_t)ticks != start)
+	/* A task with that tid is in that process: the owner, a zombie of
+	 * it (an exited thread group leader, or a whole process not reaped
+	 * yet), or a newer thread that got its tid.  Its state and start
+	 * time say which (with hidepid, /proc may hide them: alive then). */
+	if (sma__task_stat((pid_t)pid, (pid_t)tid, &ts) < 0)
+		return 0;
+	if (ts.state == 'Z' || ts.state == 'X')
 		return 1;
-	return 0;
+	return start != 0 && (uint32_t)ts.start != start;
 }
 
 /* ---- the public calls ---------------------------------------------------- */
@@ -285,7 +236,6 @@ static int owner_is_dead(sma_mutex_t *m, uint32_t v)
 static int lock_slow(sma_mutex_t *m, const struct self *me)
 {
 	struct timespec now, next_check = { 0, 0 }, rel;
-	long interval = CHECK_FIRST_NS;
 	uint32_t watched = 0;	/* owner tid the deadline below is for */
 	uint32_t v;
 	int i;
@@ -322,11 +272,15 @@ static int lock_slow(sma_mutex_t *m, const struct self *me)
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((v & TID_MASK) != watched) {
-			/* A new owner: give it the shortest interval first. */
+			/* A new owner: is it alive at all (it may have died
+			 * before we came), then every CHECK_NS. */
 			watched = v & TID_MASK;
-			interval = CHECK_FIRST_NS;
+			if (owner_is_dead(m, v) && cas_state(m, &v, me->tid | WAITERS)) {
+				publish_owner(m, me);
+				return EOWNERDEAD;
+			}
 			next_check = now;
-			ts_add_ns(&next_check, interval);
+			ts_add_ns(&next_check, CHECK_NS);
 		} else if (now.tv_sec > next_check.tv_sec ||
 			   (now.tv_sec == next_check.tv_sec &&
 			    now.tv_nsec >= next_check.tv_nsec)) {
@@ -334,10 +288,8 @@ static int lock_slow(sma_mutex_t *m, const struct self *me)
 				publish_owner(m, me);
 				return EOWNERDEAD;
 			}
-			if (interval < CHECK_MAX_NS)
-				interval *= 2;
 			next_check = now;
-			ts_add_ns(&next_check, interval);
+			ts_add_ns(&next_check, CHECK_NS);
 			continue;	/* the word may have moved: look again */
 		}
 
@@ -359,8 +311,16 @@ locked:
 	return 0;
 }
 
+/* M7 */
+static inline int misaligned(const sma_mutex_t *m)
+{
+	return ((uintptr_t)m & 3) != 0;
+}
+
 SMA_API int sma_mutex_lock(sma_mutex_t *m)
 {
+	if (UNLIKELY(misaligned(m)))
+		return EINVAL;
 	const struct self *me = self_get();
 	uint32_t v = 0;
 
@@ -373,6 +333,8 @@ SMA_API int sma_mutex_lock(sma_mutex_t *m)
 
 SMA_API int sma_mutex_trylock(sma_mutex_t *m)
 {
+	if (UNLIKELY(misaligned(m)))
+		return EINVAL;
 	const struct self *me = self_get();
 	uint32_t v = 0;
 
@@ -395,6 +357,8 @@ SMA_API int sma_mutex_trylock(sma_mutex_t *m)
 
 SMA_API int sma_mutex_unlock(sma_mutex_t *m)
 {
+	if (UNLIKELY(misaligned(m)))
+		return EINVAL;
 	const struct self *me = self_get();
 	uint32_t v = load_word(m, W_STATE, __ATOMIC_RELAXED);
 

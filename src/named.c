@@ -19,10 +19,16 @@
  * with one release store of the bucket head (or of the previous record's
  * next), so a reader without the lock sees a chain that is whole at every
  * instant; it checks every offset before following it, and gives up after
- * more steps than there are records.
+ * more steps than there are records.  A record that is unlinked and freed
+ * may be reused while a reader still looks at it: header.names_seq is odd
+ * while a free is under way and moves on after it, and a reader without
+ * the lock (a read-only handle) trusts what it read only if names_seq was
+ * even and the same before and after.  Writable handles read under the
+ * lock.
  */
 #include "internal.h"
 
+#include <sched.h>
 #include <stdlib.h>
 
 struct name_rec {
@@ -125,6 +131,8 @@ sma_off_t sma_named_alloc(sma_t *a, const char *name, size_t size, int *created)
 
 	if (sma__lock(a) < 0)
 		return SMA_NULL;
+	int retried = 0;
+again:;
 	struct name_rec *r = find(a, name, len, hash, NULL);
 	if (r) {
 		uint64_t usable;
@@ -137,13 +145,18 @@ sma_off_t sma_named_alloc(sma_t *a, const char *name, size_t size, int *created)
 		off = r->obj;
 		goto out;
 	}
-	sma__op_begin(a, LOP_NAMED, 0, h->allocs);
+	sma__op_begin(a, LOP_NAMED);
 	uint64_t rb = sma__heap_alloc_locked(a, sizeof(struct name_rec), ALIGN, KIND_INTERNAL);
 	uint64_t ob = rb ? sma__heap_alloc_locked(a, size, ALIGN, KIND_NAMED) : 0;
 	if (!ob) {
 		if (rb)
 			sma__heap_free_locked(a, rb);
 		sma__op_end(a);
+		if (!retried++) {
+			/* Caches give back what they hold before ENOMEM. */
+			sma__make_room_locked(a);
+			goto again;
+		}
 		errno = ENOMEM;
 		goto out;
 	}
@@ -160,10 +173,10 @@ sma_off_t sma_named_alloc(sma_t *a, const char *name, size_t size, int *created)
 	STEP();
 	atomic_store_explicit(head, rb + 16, memory_order_release);
 	STEP();
-	h->used += usable;
+	BUMP(h->used, usable);
 	STEP();
-	h->named++;
-	h->allocs++;
+	BUMP(h->named, 1);
+	BUMP(h->allocs, 1);
 	sma__op_end(a);
 	if (created)
 		*created = 1;
@@ -182,13 +195,40 @@ sma_off_t sma_named_find(sma_t *a, const char *name)
 	}
 	if (name_ok(name, &len) < 0)
 		return SMA_NULL;
-	struct name_rec *r = find(a, name, len, fnv1a(name, len), NULL);
-	uint64_t obj = r ? r->obj : 0;
-	if (!obj || !sma__object_live(a, obj, NULL, NULL)) {
-		errno = ENOENT;
-		return SMA_NULL;
+	uint32_t hash = fnv1a(name, len);
+	if (!(a->flags & SMA_RDONLY) && !sma__lock_held(a)) {
+		if (sma__lock(a) < 0)
+			return SMA_NULL;
+		struct name_rec *r = find(a, name, len, hash, NULL);
+		uint64_t obj = r ? r->obj : 0;
+		unsigned kind;
+		int ok = obj && sma__object_live(a, obj, NULL, &kind) && kind == KIND_NAMED;
+		sma__unlock(a);
+		if (!ok) {
+			errno = ENOENT;
+			return SMA_NULL;
+		}
+		return obj;
 	}
-	return obj;
+	/* Without the lock: a look counts when the index stood still. */
+	for (int tries = 0;; tries++) {
+		uint64_t seq = LOAD_ACQ(a->h->names_seq);
+		struct name_rec *r = find(a, name, len, hash, NULL);
+		uint64_t obj = r ? LOAD(r->obj) : 0;
+		unsigned kind;
+		int ok = obj && sma__object_live(a, obj, NULL, &kind) && kind == KIND_NAMED;
+		atomic_thread_fence(memory_order_acquire);
+		if ((!(seq & 1) && LOAD(a->h->names_seq) == seq) || tries == 100) {
+			/* After 100 looks the writer is taken to be dead (its
+			 * repair makes the count even): the answer checked. */
+			if (!ok) {
+				errno = ENOENT;
+				return SMA_NULL;
+			}
+			return obj;
+		}
+		sched_yield();
+	}
 }
 
 int sma_named_free(sma_t *a, const char *name)
@@ -220,9 +260,10 @@ int sma_named_free(sma_t *a, const char *name)
 		errno = EBADMSG;
 		goto out;
 	}
-	sma__op_begin(a, LOP_NAMED_FREE, obj, h->frees);
-	h->lock_b = usable;
-	atomic_store_explicit(link, r->next, memory_order_release);
+	sma__op_begin(a, LOP_NAMED_FREE);
+	sma__op_object(a, obj, usable);
+	STORE_REL(h->names_seq, LOAD(h->names_seq) | 1);
+	atomic_store_explicit(link, LOAD(r->next), memory_order_release);
 	STEP();
 	uint64_t ob = obj - 16;
 	atomic_fetch_and(bhdr(a, ob), ~BF_LIVE);
@@ -230,10 +271,11 @@ int sma_named_free(sma_t *a, const char *name)
 	STEP();
 	sma__heap_free_locked(a, off_of(a, r) - 16);
 	STEP();
-	h->used -= usable;
+	BUMP(h->used, (uint64_t)0 - usable);
 	STEP();
-	h->named--;
-	h->frees++;
+	BUMP(h->named, (uint64_t)-1);
+	BUMP(h->frees, 1);
+	STORE_REL(h->names_seq, LOAD(h->names_seq) + 1);
 	sma__op_end(a);
 	rc = 0;
 out:

@@ -2,29 +2,42 @@
  * segment.c -- the arena's identity: creating, initialising, attaching,
  * closing and destroying the segment and its semaphore set.
  *
- * Initialisation happens exactly once, by the process whose shmget(...,
- * IPC_CREAT | IPC_EXCL) made the segment:
+ * Whoever initialises a segment holds header.init_lock, a robust,
+ * process-shared mutex, for as long as it does:
  *
- *   1. init_pid, init_start, init = INIT_BUSY, semid = -1; then magic
- *      (the mark: nobody ever writes a segment that lacks it)
- *   2. geometry, heap, semaphore set (same key, same mode)
- *   3. init = INIT_READY (release)
+ *   0. (a fresh segment is all zero; init_lock is made a robust mutex by
+ *      one compare-and-swap of its kind word, so that two openers never
+ *      both set it up)
+ *   1. lock init_lock
+ *   2. the rest of the header zeroed, then init = INIT_BUSY, magic
+ *      (the mark: nobody ever writes a segment that lacks it, but for
+ *      the one exception below)
+ *   3. geometry, heap, the arena lock, the semaphore set (same key, same
+ *      mode)
+ *   4. init = INIT_READY (release); unlock init_lock
  *
- * An opener waits about a second for INIT_READY.  INIT_BUSY by a creator
- * that is gone: an SMA_CREATE opener takes the initialisation over (one
- * wins a compare-and-swap on init_pid); other opens fail with EPROTO.
+ * An opener that finds the segment not ready tries init_lock: busy, a live
+ * process is initialising (wait about a second, then EAGAIN); free or
+ * "owner died", nobody is, and an SMA_CREATE opener initialises it afresh
+ * while others fail with EPROTO.  A segment whose header is still all zero
+ * is what a creator killed before step 1 leaves: an SMA_CREATE opener
+ * takes it when the segment's creator (shm_cpid) no longer exists and
+ * nobody else was attached.  Nothing else that lacks the mark is written.
  *
  * Invariants:
  *   G1  magic == SMA_MAGIC, layout == SMA_LAYOUT, size == shm_segsz.
  *   G2  header < slot table < page map < name index < heap, all inside the
  *       segment; heap_end + 16 == size.
  *   G3  an arena opened by path records that path's device and inode.
+ *   G4  only the holder of init_lock writes a header that is not ready.
  */
 #include "internal.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/ipc.h>
+#include <sys/random.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
@@ -35,7 +48,11 @@ union semun {
 	int val;
 	struct semid_ds *buf;
 	unsigned short *array;
+	struct seminfo *info;
 };
+
+/* The smallest segment that holds an arena. */
+#define MIN_SEGMENT (HDR_BYTES + 64 * 1024)
 
 pthread_mutex_t sma__registry_lock = PTHREAD_MUTEX_INITIALIZER;
 struct sma *sma__registry;
@@ -70,29 +87,53 @@ static void registry_remove(struct sma *a)
 	pthread_mutex_unlock(&sma__registry_lock);
 }
 
-/* ---- the semaphore set ---------------------------------------------------- */
+/* ---- the library ----------------------------------------------------------- */
 
-/* Is semid the lock of some attached arena?  (Looks at every segment the
- * caller can attach.) */
-static int sem_in_use(int semid)
+/* A robust, process-shared mutex as pthread_mutex_init leaves it: all
+ * zero but for its kind word, which is what init_lock_ready() sets. */
+static pthread_mutex_t robust_template;
+static int robust_kind;
+
+static void atfork_child(void)
 {
-	struct shm_info info;
-	int maxid = shmctl(0, SHM_INFO, (struct shmid_ds *)&info);
-	for (int i = 0; i <= maxid; i++) {
-		struct shmid_ds ds;
-		int id = shmctl(i, SHM_STAT, &ds);
-		if (id < 0 || ds.shm_segsz < sizeof(struct sma_header))
-			continue;
-		struct sma_header *h = shmat(id, NULL, SHM_RDONLY);
-		if (h == (void *)-1)
-			continue;
-		int used = atomic_load(&h->magic) == SMA_MAGIC && h->semid == semid;
-		sma__peek_detach(h, id);
-		if (used)
-			return 1;
-	}
-	return 0;
+	atomic_fetch_add(&sma__fork_gen, 1);
+	sma__tls_after_fork();
+	sma__lock_after_fork();
 }
+
+static void init(void)
+{
+	pthread_mutexattr_t at;
+	pthread_mutexattr_init(&at);
+	pthread_mutexattr_setpshared(&at, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&at, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&robust_template, &at);
+	pthread_mutexattr_destroy(&at);
+	robust_kind = robust_template.__data.__kind;
+	pthread_atfork(NULL, NULL, atfork_child);
+	sma__slab_init();
+	sma__repair_init();
+}
+
+void sma__init_once(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, init);
+}
+
+/* Makes the all-zero mutex m a robust, process-shared one, once whoever
+ * races for it; -1 if m holds something else (not a segment of ours). */
+static int init_lock_ready(pthread_mutex_t *m)
+{
+	int *kind = &m->__data.__kind, zero = 0;
+	if (__atomic_load_n(kind, __ATOMIC_ACQUIRE) == robust_kind)
+		return 0;
+	if (__atomic_compare_exchange_n(kind, &zero, robust_kind, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return 0;
+	return zero == robust_kind ? 0 : -1;
+}
+
+/* ---- peeking at segments ---------------------------------------------------- */
 
 /*
  * Detaches a segment attached only to look at it (sma ls, the orphan
@@ -102,73 +143,68 @@ static int sem_in_use(int semid)
  */
 void sma__peek_detach(const struct sma_header *h, int shmid)
 {
-	struct shmid_ds ds;
 	int semid = -1;
 	if (atomic_load(&((struct sma_header *)h)->magic) == SMA_MAGIC)
-		semid = h->semid;
-	int last = shmctl(shmid, IPC_STAT, &ds) == 0 && (ds.shm_perm.mode & SHM_DEST) && ds.shm_nattch <= 1;
+		semid = LOAD(((struct sma_header *)h)->semid);
 	shmdt(h);
-	if (last && semid >= 0)
+	struct shmid_ds ds;
+	if (semid >= 0 && shmctl(shmid, IPC_STAT, &ds) < 0 && (errno == EINVAL || errno == EIDRM))
 		semctl(semid, 0, IPC_RMID);
-}
-
-static int sem_create(key_t key, mode_t mode)
-{
-	int semid = -1;
-	if (key != IPC_PRIVATE) {
-		semid = semget(key, 2, IPC_CREAT | IPC_EXCL | mode);
-		if (semid < 0 && errno == EEXIST) {
-			/* A set of an arena that was destroyed: an orphan if no
-			 * segment uses it any more. */
-			int old = semget(key, 0, 0);
-			if (old >= 0 && !sem_in_use(old) && semctl(old, 0, IPC_RMID) == 0)
-				semid = semget(key, 2, IPC_CREAT | IPC_EXCL | mode);
-		}
-	}
-	if (semid < 0)
-		semid = semget(IPC_PRIVATE, 2, IPC_CREAT | mode);
-	if (semid < 0)
-		return -1;
-	unsigned short vals[2] = { 1, SEM_MARK };
-	union semun arg = { .array = vals };
-	struct sembuf touch[2] = { { 1, 1, 0 }, { 1, -1, 0 } }; /* sets sem_otime */
-	if (semctl(semid, 0, SETALL, arg) < 0 || semop(semid, touch, 2) < 0) {
-		int e = errno;
-		semctl(semid, 0, IPC_RMID);
-		errno = e;
-		return -1;
-	}
-	return semid;
 }
 
 /* ---- initialisation --------------------------------------------------------- */
 
 static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) & ~(a - 1); }
 
+/* The most semaphores one set may have here (SEMMSL), at least 2. */
+static unsigned sem_max(void)
+{
+	struct seminfo si;
+	union semun u = { .info = &si };
+	if (semctl(0, 0, IPC_INFO, u) < 0 || si.semmsl < 2)
+		return 250;
+	return (unsigned)si.semmsl;
+}
+
+/* Steps 2-4 of the top comment, init_lock held. */
 static int initialise(struct sma *a, key_t key, mode_t mode, uint64_t dev, uint64_t ino)
 {
 	struct sma_header *h = a->h;
 	uint64_t size = a->size;
 
-	/* Everything past the mark starts afresh (a takeover may find junk). */
-	memset((char *)h + offsetof(struct sma_header, layout) + sizeof h->layout, 0,
-	       HDR_BYTES - offsetof(struct sma_header, layout) - sizeof h->layout);
+	/* A set a dead initialiser made for this header goes first. */
+	int old = atomic_load(&h->magic) == SMA_MAGIC ? LOAD(h->semid) : -1;
+	if (old >= 0)
+		semctl(old, 0, IPC_RMID);
+	/* Everything past the init lock starts afresh (a takeover may find
+	 * junk). */
+	size_t keep = offsetof(struct sma_header, init_lock) + sizeof h->init_lock;
+	memset((char *)h + keep, 0, HDR_BYTES - keep);
+	STORE(h->semid, -1);
 	h->init_pid = sma__getpid();
-	h->init_start = sma__self_start();
-	atomic_store(&h->init, INIT_BUSY);
-	h->semid = -1;
 	h->layout = SMA_LAYOUT;
 	h->ptr_bits = 64;
 	h->size = size;
 	h->path_dev = dev;
 	h->path_ino = ino;
 	h->key = (int32_t)key;
+	h->mode = (uint32_t)mode;
 	h->created = (int64_t)time(NULL);
+	uint64_t id = 0;
+	if (getrandom(&id, sizeof id, GRND_NONBLOCK) != (ssize_t)sizeof id)
+		id = sma__self_id() ^ (uint64_t)h->created ^ (uint64_t)(uintptr_t)h;
+	h->arena_id = id | 1;
+	a->arena_id = h->arena_id;
+	atomic_store(&h->init, INIT_BUSY);
+	atomic_store_explicit(&h->magic, SMA_MAGIC, memory_order_release);
+	STEP();
 
 	uint32_t nslots = (uint32_t)(size / (256 * 1024));
-	h->nslots = nslots < 4 ? 4 : nslots > 256 ? 256 : nslots;
+	unsigned most = sem_max() - 1; /* a token each, and the mark */
+	nslots = nslots < 4 ? 4 : nslots > MAX_SLOTS ? MAX_SLOTS : nslots;
+	h->nslots = nslots < most ? nslots : most;
 	uint32_t nb = 64;
-	while (nb < 65536 && (uint64_t)nb * 16384 < size)
+	while (nb < MAX_BUCKETS && (uint64_t)nb * 16384 < size)
 		nb <<= 1;
 	h->nbuckets = nb;
 	h->npages = size / PAGE;
@@ -192,22 +228,35 @@ static int initialise(struct sma *a, key_t key, mode_t mode, uint64_t dev, uint6
 	sma__cache_tables(a, sc);
 	h->cache_bytes = CACHE_HDR_BYTES + 8ull * a->entries;
 	h->cache_budget = h->heap_size / 64 > 65536 ? h->heap_size / 64 : 65536;
+	h->names_seq = 0;
 
-	int semid = sem_create(key, mode);
+	pthread_mutexattr_t at;
+	pthread_mutexattr_init(&at);
+	pthread_mutexattr_setpshared(&at, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&at, PTHREAD_MUTEX_ROBUST);
+	int r = pthread_mutex_init(&h->lock, &at);
+	pthread_mutexattr_destroy(&at);
+	if (r) {
+		errno = r;
+		return -1;
+	}
+
+	h->nsems = 1 + h->nslots;
+	int semid = sma__sem_create(key, mode, h->nsems);
 	if (semid < 0)
 		return -1;
-	h->semid = semid;
+	STORE(h->semid, semid);
 	a->semid = semid;
+	STEP();
 	atomic_store_explicit(&h->init, INIT_READY, memory_order_release);
 	return 0;
 }
 
 /* ---- attaching ------------------------------------------------------------ */
 
-static struct sma *attach(int shmid, int flags)
+static struct sma *attach(int shmid, int flags, struct shmid_ds *ds)
 {
-	struct shmid_ds ds;
-	if (shmctl(shmid, IPC_STAT, &ds) < 0)
+	if (shmctl(shmid, IPC_STAT, ds) < 0)
 		return NULL;
 	void *p = shmat(shmid, NULL, (flags & SMA_RDONLY) ? SHM_RDONLY : 0);
 	if (p == (void *)-1)
@@ -220,9 +269,9 @@ static struct sma *attach(int shmid, int flags)
 	}
 	a->base = p;
 	a->h = p;
-	a->size = ds.shm_segsz;
+	a->size = ds->shm_segsz;
 	a->shmid = shmid;
-	a->key = ds.shm_perm.__key;
+	a->key = ds->shm_perm.__key;
 	a->flags = flags & SMA_RDONLY;
 	a->semid = -1;
 	return a;
@@ -236,49 +285,109 @@ static void detach_free(struct sma *a)
 	errno = e;
 }
 
-/*
- * Waits for the segment to be a ready arena and checks it (G1, G3).
- * 0, or -1 with errno (and then a takeover may have been done: *init is
- * set when the caller must initialise).
- */
-static int await_ready(struct sma *a, int create, uint64_t dev, uint64_t ino, int *must_init)
+/* Did the process that created the segment (ds) exit?  Only a pid of
+ * this namespace can say: shm_cpid is 0 when it is another's. */
+static int creator_gone(const struct shmid_ds *ds)
+{
+	pid_t cpid = ds->shm_cpid;
+	if (cpid <= 0)
+		return 0;
+	if (sma__proc_gone(cpid, 0))
+		return 1;
+	/* The pid lives, but is it the creator's?  A process that started
+	 * after the segment was made is not. */
+	return sma__proc_started_after(cpid, (int64_t)ds->shm_ctime);
+}
+
+/* Checks a ready arena (G1-G3) and takes its geometry. */
+static int adopt(struct sma *a, uint64_t dev, uint64_t ino)
 {
 	struct sma_header *h = a->h;
-	*must_init = 0;
-	if (a->size < HDR_BYTES + 64 * 1024) {
+	if (h->layout != SMA_LAYOUT || h->ptr_bits != 64 || sma__cache_tables(a, h->small_cap) < 0 ||
+	    !geometry_ok(a)) {
+		errno = EPROTO;
+		return -1;
+	}
+	if ((dev || ino) && (h->path_dev != dev || h->path_ino != ino)) {
+		errno = EPROTO; /* made for another path: an ftok collision */
+		return -1;
+	}
+	a->arena_id = h->arena_id;
+	a->semid = LOAD(h->semid);
+	return 0;
+}
+
+struct opening {
+	int create;		/* SMA_CREATE was given */
+	int made;		/* this call's shmget made the segment */
+	mode_t mode;		/* for a set made now */
+	key_t key;
+	uint64_t dev, ino;	/* identity of the path, 0 = none */
+	struct shmid_ds ds;	/* the segment as it was before we attached */
+};
+
+/*
+ * Waits for the segment to be a ready arena, initialising it when this
+ * call may (the top comment), and checks it.  0, or -1 with errno.
+ */
+static int settle(struct sma *a, struct opening *o)
+{
+	struct sma_header *h = a->h;
+	if (a->size < MIN_SEGMENT) {
 		errno = EPROTO;
 		return -1;
 	}
 	struct timespec t0, now, nap = { 0, 2 * 1000 * 1000 };
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int ours = o->made; /* may we write to a header without the mark? */
 	for (;;) {
 		uint64_t magic = atomic_load_explicit(&h->magic, memory_order_acquire);
 		if (magic != 0 && magic != SMA_MAGIC) {
 			errno = EPROTO;
 			return -1;
 		}
-		uint32_t st = atomic_load_explicit(&h->init, memory_order_acquire);
-		if (magic == SMA_MAGIC && st == INIT_READY)
+		if (magic == SMA_MAGIC && atomic_load_explicit(&h->init, memory_order_acquire) == INIT_READY)
 			break;
 		if (a->image) {
 			errno = EPROTO; /* an image does not finish initialising */
 			return -1;
 		}
-		if (magic == SMA_MAGIC && st == INIT_BUSY) {
-			int32_t pid = atomic_load((_Atomic int32_t *)&h->init_pid);
-			if (pid && !sma__proc_alive(pid, h->init_start)) {
-				if (!create || (a->flags & SMA_RDONLY)) {
+		int dead = 0;
+		if (magic == 0 && !ours && h->init_lock.__data.__kind == 0)
+			/* All zero: a creator killed before it began leaves
+			 * this; take it only when that creator is gone and
+			 * nobody else was here. */
+			ours = o->create && o->ds.shm_nattch == 0 && creator_gone(&o->ds);
+		if (magic == SMA_MAGIC || ours || h->init_lock.__data.__kind != 0) {
+			if (init_lock_ready(&h->init_lock) < 0) {
+				errno = EPROTO;
+				return -1;
+			}
+			int r = o->made ? sma__mutex_lock_sliced(&h->init_lock) : pthread_mutex_trylock(&h->init_lock);
+			if (r == EOWNERDEAD) {
+				pthread_mutex_consistent(&h->init_lock);
+				dead = 1;
+			} else if (r != 0 && r != EBUSY) {
+				errno = EPROTO;
+				return -1;
+			}
+			if (r != EBUSY) {
+				/* G4: nobody initialises but us now. */
+				int ready = atomic_load(&h->magic) == SMA_MAGIC && atomic_load(&h->init) == INIT_READY;
+				int rc = 0;
+				if (!ready && (o->create || o->made))
+					rc = initialise(a, o->key, o->mode, o->dev, o->ino);
+				int e = errno;
+				pthread_mutex_unlock(&h->init_lock);
+				errno = e;
+				if (rc < 0)
+					return -1;
+				if (ready || o->create || o->made)
+					break;
+				if (dead || atomic_load(&h->magic) == SMA_MAGIC) {
+					/* Begun by a process that is gone. */
 					errno = EPROTO;
 					return -1;
-				}
-				int32_t expect = pid;
-				if (atomic_compare_exchange_strong((_Atomic int32_t *)&h->init_pid, &expect,
-								   sma__getpid())) {
-					h->init_start = sma__self_start();
-					if (h->semid >= 0)
-						semctl(h->semid, 0, IPC_RMID);
-					*must_init = 1;
-					return 0;
 				}
 			}
 		}
@@ -290,24 +399,12 @@ static int await_ready(struct sma *a, int create, uint64_t dev, uint64_t ino, in
 		}
 		nanosleep(&nap, NULL);
 	}
-	if (h->layout != SMA_LAYOUT || h->ptr_bits != 64 || sma__cache_tables(a, h->small_cap) < 0 ||
-	    !geometry_ok(a)) {
-		errno = EPROTO;
+	if (adopt(a, o->dev, o->ino) < 0)
 		return -1;
-	}
-	if ((dev || ino) && (h->path_dev != dev || h->path_ino != ino)) {
-		errno = EPROTO; /* made for another path: an ftok collision */
-		return -1;
-	}
-	a->semid = h->semid;
-	if (!(a->flags & SMA_RDONLY)) {
-		struct semid_ds sds;
-		union semun arg = { .buf = &sds };
-		if (semctl(a->semid, 0, IPC_STAT, arg) < 0) {
-			if (errno == EINVAL || errno == EIDRM)
-				errno = EIDRM; /* the lock was removed under the arena */
-			return -1;
-		}
+	if (!(a->flags & SMA_RDONLY) && sma__sem_gone(a) && sma__lock(a) == 0) {
+		/* Its set was removed: the arena heals (sem.c). */
+		sma__sem_heal_locked(a);
+		sma__unlock(a);
 	}
 	return 0;
 }
@@ -340,7 +437,7 @@ static sma_t *open_impl(key_t key, int flags, size_t size, mode_t mode, uint64_t
 		int shmid = -1, made = 0;
 		if (create) {
 			if (key == IPC_PRIVATE || size >= SMA_MIN_SIZE) {
-				shmid = shmget(key, segsize, IPC_CREAT | IPC_EXCL | mode);
+				shmid = shmget(key, segsize, IPC_CREAT | IPC_EXCL | (int)mode);
 				if (shmid >= 0)
 					made = 1;
 				else if (errno != EEXIST || key == IPC_PRIVATE)
@@ -363,7 +460,8 @@ static sma_t *open_impl(key_t key, int flags, size_t size, mode_t mode, uint64_t
 				return NULL;
 			}
 		}
-		struct sma *a = attach(shmid, made ? 0 : flags);
+		struct opening o = { .create = create, .made = made, .mode = mode, .key = key, .dev = dev, .ino = ino };
+		struct sma *a = attach(shmid, made ? 0 : flags, &o.ds);
 		if (!a) {
 			int e = errno;
 			if (made)
@@ -375,20 +473,9 @@ static sma_t *open_impl(key_t key, int flags, size_t size, mode_t mode, uint64_t
 		}
 		if (key != IPC_PRIVATE)
 			a->key = key;
-		int must_init = made;
-		if (made) {
-			struct sma_header *h = a->h;
-			h->init_pid = sma__getpid();
-			h->init_start = sma__self_start();
-			h->semid = -1;
-			atomic_store(&h->init, INIT_BUSY);
-			atomic_store_explicit(&h->magic, SMA_MAGIC, memory_order_release);
-			STEP();
-		} else if (await_ready(a, create, dev, ino, &must_init) < 0) {
-			detach_free(a);
-			return NULL;
-		}
-		if (must_init && initialise(a, key, mode, dev, ino) < 0) {
+		if (!made)
+			o.mode = o.ds.shm_perm.mode & 0777; /* the segment's, for its set */
+		if (settle(a, &o) < 0) {
 			int e = errno;
 			if (made)
 				shmctl(shmid, IPC_RMID, NULL);
@@ -396,7 +483,6 @@ static sma_t *open_impl(key_t key, int flags, size_t size, mode_t mode, uint64_t
 			detach_free(a);
 			return NULL;
 		}
-		a->semid = a->h->semid;
 		registry_add(a);
 		return a;
 	}
@@ -407,6 +493,47 @@ static sma_t *open_impl(key_t key, int flags, size_t size, mode_t mode, uint64_t
 sma_t *sma_open_key(key_t key, int flags, size_t size, mode_t mode)
 {
 	return open_impl(key, flags, size, mode, 0, 0);
+}
+
+/*
+ * The path's file, opened and share-locked (flock) while an SMA_CREATE
+ * open runs, so that a caller whose create failed removes the file it
+ * made only when no other caller is using it: the path of an arena
+ * another caller made is never removed.  -1 if the path is gone or was
+ * replaced between the stat and the lock (the caller looks again).
+ */
+static int path_hold(const char *path, mode_t mode, int *made, struct stat *st)
+{
+	*made = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ELOOP)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(path, O_CREAT | O_EXCL | O_RDONLY | O_CLOEXEC, mode);
+		*made = fd >= 0;
+		if (fd < 0 && errno == EEXIST)
+			return -2; /* made by another caller meanwhile: again */
+	}
+	if (fd < 0)
+		return -1;
+	struct stat now;
+	if (flock(fd, LOCK_SH) < 0 || fstat(fd, st) < 0 || stat(path, &now) < 0 || now.st_ino != st->st_ino ||
+	    now.st_dev != st->st_dev) {
+		close(fd);
+		*made = 0;
+		return -2;
+	}
+	return fd;
+}
+
+/* A create that made the path failed: the file goes, unless another caller
+ * holds it or an arena lives on its key. */
+static void path_release_failed(const char *path, int fd, key_t key, const struct stat *st)
+{
+	struct stat now;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && (key == (key_t)-1 || shmget(key, 0, 0) < 0) &&
+	    stat(path, &now) == 0 && now.st_ino == st->st_ino && now.st_dev == st->st_dev)
+		unlink(path);
 }
 
 sma_t *sma_open(const char *path, int flags, size_t size, mode_t mode)
@@ -420,25 +547,37 @@ sma_t *sma_open(const char *path, int flags, size_t size, mode_t mode)
 		errno = EINVAL;
 		return NULL;
 	}
-	int made = 0;
-	if (stat(path, &st) < 0) {
-		if (errno != ENOENT || !(flags & SMA_CREATE))
-			return NULL;
-		int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode ? (mode & 0777) : 0600);
-		if (fd < 0 && errno != EEXIST)
-			return NULL;
-		made = fd >= 0;
-		if (fd >= 0)
-			close(fd);
+	if (!(flags & SMA_CREATE)) {
 		if (stat(path, &st) < 0)
 			return NULL;
+		key_t key = ftok(path, SMA_PROJ_ID);
+		return key == (key_t)-1 ? NULL
+			: open_impl(key, flags, size, mode, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+	}
+	int fd, made = 0;
+	for (int tries = 0;; tries++) {
+		fd = path_hold(path, mode ? (mode & 0777) : 0600, &made, &st);
+		if (fd >= 0)
+			break;
+		if (fd == -1 || tries == 100) {
+			if (fd == -2)
+				errno = EAGAIN;
+			/* A file we cannot open (no read permission): go on
+			 * without the lock, and never remove it. */
+			if (errno != EACCES || stat(path, &st) < 0)
+				return NULL;
+			fd = -1;
+			break;
+		}
 	}
 	key_t key = ftok(path, SMA_PROJ_ID);
 	sma_t *a = key == (key_t)-1 ? NULL
 		: open_impl(key, flags, size, mode, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
-	if (!a && made) {
+	if (fd >= 0) {
 		int e = errno;
-		unlink(path); /* a failed create leaves nothing behind */
+		if (!a && made)
+			path_release_failed(path, fd, key, &st);
+		close(fd);
 		errno = e;
 	}
 	return a;
@@ -451,21 +590,20 @@ sma_t *sma_open_id(int shmid, int flags)
 		errno = EINVAL;
 		return NULL;
 	}
-	struct shmid_ds ds;
-	if (shmctl(shmid, IPC_STAT, &ds) < 0) {
+	struct opening o = { 0 };
+	if (shmctl(shmid, IPC_STAT, &o.ds) < 0) {
 		if (errno == EINVAL || errno == EIDRM)
 			errno = ENOENT;
 		return NULL;
 	}
-	if (ds.shm_perm.mode & SHM_DEST) {
+	if (o.ds.shm_perm.mode & SHM_DEST) {
 		errno = ENOENT; /* destroyed: nobody may open it any more */
 		return NULL;
 	}
-	struct sma *a = attach(shmid, flags & SMA_RDONLY);
+	struct sma *a = attach(shmid, flags & SMA_RDONLY, &o.ds);
 	if (!a)
 		return NULL;
-	int must_init;
-	if (await_ready(a, 0, 0, 0, &must_init) < 0) {
+	if (settle(a, &o) < 0) {
 		detach_free(a);
 		return NULL;
 	}
@@ -473,15 +611,10 @@ sma_t *sma_open_id(int shmid, int flags)
 	return a;
 }
 
-/* ---- closing -------------------------------------------------------------- */
+/* ---- images ------------------------------------------------------------------- */
 
-sma_t *sma_open_image(const void *image, size_t len)
+static struct sma *image_new(const void *image, size_t len)
 {
-	sma__init_once();
-	if (!image || len < HDR_BYTES + 64 * 1024 || len % PAGE) {
-		errno = image ? EPROTO : EINVAL;
-		return NULL;
-	}
 	struct sma *a = calloc(1, sizeof *a);
 	void *copy = NULL;
 	if (!a || posix_memalign(&copy, PAGE, len) != 0) {
@@ -498,18 +631,52 @@ sma_t *sma_open_image(const void *image, size_t len)
 	a->key = IPC_PRIVATE;
 	a->flags = SMA_RDONLY;
 	a->image = 1;
-	int must_init;
-	if (await_ready(a, 0, 0, 0, &must_init) < 0) {
+	return a;
+}
+
+sma_t *sma_open_image(const void *image, size_t len)
+{
+	sma__init_once();
+	if (!image || len < MIN_SEGMENT || len % PAGE) {
+		errno = image ? EPROTO : EINVAL;
+		return NULL;
+	}
+	struct sma *a = image_new(image, len);
+	if (!a)
+		return NULL;
+	struct opening o = { 0 };
+	if (settle(a, &o) < 0) {
 		int e = errno == EAGAIN ? EPROTO : errno;
-		free(copy);
-		free(a);
+		sma__image_free(a);
 		errno = e;
 		return NULL;
 	}
-	a->semid = a->h->semid;
 	registry_add(a);
 	return a;
 }
+
+/* A private copy of the arena a has attached, as an image: the checker
+ * repairs a copy where it may not repair the arena.  NULL with errno. */
+struct sma *sma__image_of(const struct sma *a)
+{
+	struct sma *c = image_new(a->base, a->size);
+	if (!c)
+		return NULL;
+	if (adopt(c, 0, 0) < 0) {
+		sma__image_free(c);
+		return NULL;
+	}
+	c->hid = (uint64_t)-1; /* in no registry: no thread has a slot in it */
+	return c;
+}
+
+void sma__image_free(struct sma *a)
+{
+	free(a->base);
+	free(a);
+}
+
+/* ---- closing -------------------------------------------------------------- */
 
 int sma_close(sma_t *a)
 {
@@ -519,31 +686,15 @@ int sma_close(sma_t *a)
 	}
 	if (a->image) {
 		registry_remove(a);
-		free(a->base);
-		free(a);
+		sma__image_free(a);
 		return 0;
 	}
 	sma__slots_release_process(a);
 	sma__tls_forget(a);
 	registry_remove(a);
-
-	/* The last one out of a destroyed arena removes its semaphore set. */
-	struct shmid_ds ds;
-	int locked = !(a->flags & SMA_RDONLY) && sma__lock(a) == 0;
-	if (shmctl(a->shmid, IPC_STAT, &ds) == 0 && (ds.shm_perm.mode & SHM_DEST) && ds.shm_nattch <= 1) {
-		semctl(a->semid, 0, IPC_RMID);
-		locked = 0;
-	}
-	if (locked) {
-		a->h->lock_tid = 0;
-		atomic_store((_Atomic int32_t *)&a->h->lock_pid, 0);
-	}
-	int semid = a->semid;
-	shmdt(a->base);
-	if (locked) {
-		struct sembuf op = { 0, 1, SEM_UNDO };
-		semop(semid, &op, 1);
-	}
+	/* The last one out of a destroyed arena removes its semaphore set:
+	 * once the segment is gone, nobody else will (sma__peek_detach). */
+	sma__peek_detach(a->h, a->shmid);
 	free(a);
 	return 0;
 }
@@ -566,5 +717,5 @@ int sma_destroy(sma_t *a)
 
 int sma_shmid(const sma_t *a) { return a ? a->shmid : -1; }
 key_t sma_key(const sma_t *a) { return a ? a->key : IPC_PRIVATE; }
-int sma_semid(const sma_t *a) { return a ? a->semid : -1; }
+int sma_semid(const sma_t *a) { return a ? (a->image ? a->semid : LOAD(a->h->semid)) : -1; }
 const char *sma_version(void) { return SMA_VERSION; }

@@ -12,8 +12,8 @@
  *   S2  no slot is both free (free[]) and live (live[]); bits past nobj
  *       are clear.
  *   S3  nfree == popcount(free[]); a slab is on a list exactly when
- *       nfree > 0: its owner's (own[cls] in the owning thread's cache
- *       block) if a thread owns it, else its class's partial list; the
+ *       nfree > 0: its owner's (own[cls] in the owning thread's slot) if
+ *       a thread owns it, else its class's partial list; the
  *       links agree both ways.  A thread refills only from its own slabs
  *       and takes unowned ones as it needs them, so threads do not share
  *       the cache lines of a slab's bitmaps.  Ownership lasts until the
@@ -51,12 +51,24 @@ static inline struct slab *slab_at(const struct sma *a, uint64_t p)
 }
 
 
+/* The heads of the own-slab lists of slot owner - 1, if it is held; else
+ * NULL. */
+static uint64_t *own_heads(const struct sma *a, uint32_t owner)
+{
+	if (!owner || owner > a->h->nslots)
+		return NULL;
+	struct slot *s = sma__slot(a, owner - 1);
+	if (atomic_load(&s->state) != SLOT_HELD)
+		return NULL;
+	return s->own;
+}
+
 /* The list a slab belongs on: its owner's (a thread's own slabs with free
- * slots, in its cache block) or, for a slab nobody owns, its class's. */
+ * slots, in its slot) or, for a slab nobody owns, its class's. */
 static uint64_t *head_of(struct sma *a, unsigned cls, struct slab *s)
 {
 	if (s->owner) {
-		uint64_t *own = sma__own_heads(a, s->owner);
+		uint64_t *own = own_heads(a, s->owner);
 		if (own)
 			return &own[cls];
 		s->owner = 0; /* its thread is gone: nobody's now */
@@ -92,31 +104,30 @@ static void list_unlink(struct sma *a, unsigned cls, struct slab *s)
 
 static void map_pages(struct sma *a, uint64_t p, uint32_t val)
 {
-	uint32_t *pm = pmap(a);
 	for (uint64_t pg = p >> PAGE_SHIFT; pg < (p + SLAB_SIZE) >> PAGE_SHIFT; pg++)
-		pm[pg] = val;
+		pm_store(a, pg, val);
 }
 
 /* A new slab of class cls, on the partial list; 0 if the heap is full. */
 static uint64_t slab_new(struct sma *a, unsigned cls)
 {
 	struct sma_header *h = a->h;
+	/* A library block until it is a whole slab: if a death stops us,
+	 * the repair's sweep frees it. */
 	uint64_t b = sma__heap_alloc_locked(a, SLAB_SIZE + BLOCK_OVERHEAD, PAGE, KIND_INTERNAL);
 	if (!b)
 		return 0;
-	h->lock_new = b;
 	uint64_t p = b + 16;
 	struct slab *s = slab_at(a, p);
 	memset(s, 0, SLAB_HDR);
-	s->cls = (uint16_t)cls;
-	s->nobj = sma__slab_nobj[cls];
-	for (unsigned i = 0; i < s->nobj; i++)
+	STORE(s->cls, (uint16_t)cls);
+	STORE(s->nobj, sma__slab_nobj[cls]);
+	for (unsigned i = 0; i < sma__slab_nobj[cls]; i++)
 		s->free[i >> 6] |= 1ull << (i & 63);
-	s->nfree = s->nobj;
-	s->magic = SLAB_MAGIC | cls;
+	s->nfree = sma__slab_nobj[cls];
+	STORE(s->magic, SLAB_MAGIC | cls);
 	STEP();
 	atomic_store(bhdr(a, b), (hw_load(a, b) & ~B_KIND_MASK) | ((uint64_t)KIND_SLAB << B_KIND_SHIFT));
-	h->lock_new = 0;
 	map_pages(a, p, PM_SLAB | (uint32_t)(p >> PAGE_SHIFT));
 	list_push(a, cls, s, p);
 	h->cls[cls].slabs++;
@@ -151,7 +162,7 @@ unsigned sma__slab_take_locked(struct sma *a, unsigned cls, uint64_t *out, unsig
 			       struct slot *log, uint32_t owner)
 {
 	struct sma_header *h = a->h;
-	uint64_t *own = owner ? sma__own_heads(a, owner) : NULL;
+	uint64_t *own = owner ? own_heads(a, owner) : NULL;
 	uint64_t p = 0;
 	if (own && (p = own[cls])) {
 		/* The thread's own slabs first (S3): threads that take from
@@ -198,7 +209,7 @@ unsigned sma__slab_take_locked(struct sma *a, unsigned cls, uint64_t *out, unsig
 		STEP();
 	}
 	if (!log)
-		h->lock_a = out[0]; /* the locked allocation's object (lock.c) */
+		sma__op_object(a, out[0], 0); /* the locked allocation's object */
 	s->free[w] &= ~mask;
 	STEP();
 	s->nfree = (uint16_t)(s->nfree - k);
@@ -244,7 +255,7 @@ void sma__slab_put_locked(struct sma *a, struct slab *s, unsigned idx)
  * slot, or memory is short.  Empty ones go back to the heap. */
 void sma__slabs_disown_locked(struct sma *a, uint32_t owner)
 {
-	uint64_t *own = sma__own_heads(a, owner);
+	uint64_t *own = own_heads(a, owner);
 	if (!own)
 		return;
 	for (unsigned cls = 0; cls < NSMALL; cls++) {
@@ -282,21 +293,24 @@ void sma__slabs_release_empty_locked(struct sma *a)
 	}
 }
 
-/* Before a rebuild: nobody owns a slab any more (the rebuild lists every
- * slab with free slots on its class's list). */
-void sma__slabs_forget_owners_locked(struct sma *a)
+/* Before a rebuild: no list holds a slab, and nobody owns one (the
+ * rebuild lists every slab with free slots on its class's list). */
+void sma__slabs_reset_locked(struct sma *a)
 {
-	for (uint32_t i = 1; i <= a->h->nslots; i++) {
-		uint64_t *own = sma__own_heads(a, i);
-		if (own)
-			memset(own, 0, NSMALL * sizeof *own);
+	struct sma_header *h = a->h;
+	for (uint32_t i = 0; i < h->nslots; i++)
+		memset(sma__slot(a, i)->own, 0, sizeof sma__slot(a, i)->own);
+	for (unsigned c = 0; c < NSMALL; c++) {
+		h->cls[c].partial = 0;
+		h->cls[c].slabs = h->cls[c].slots = h->cls[c].free = 0;
 	}
 }
 
 /* Re-derives a slab's counts, list and pages during a heap walk; -1 if
  * its header is broken (S1). */
-int sma__slab_rebuild_locked(struct sma *a, struct slab *s, uint64_t p)
+int sma__slab_rebuild_locked(struct sma *a, uint64_t p)
 {
+	struct slab *s = slab_at(a, p);
 	unsigned cls = s->cls;
 	if (cls >= NSMALL || s->magic != (SLAB_MAGIC | cls) || s->nobj != sma__slab_nobj[cls])
 		return -1;

@@ -18,6 +18,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -1043,78 +1044,74 @@ static void test_named_calls_with_null_empty_or_too_long_names_fail_and_change_n
 
 /* ---- the semaphore set removed under a running arena --------------------------------------- */
 
-struct eidrm_case {
+struct semrm_case {
 	sma_t *a;
 	sma_off_t large;  /* a live object */
 	int go[2];	  /* the loopers start once they read EOF... */
+	int stop[2];	  /* ...and stop at EOF of this one */
 };
 
-/* Every call that needs the arena lock fails with EIDRM, promptly. */
-static int changes_after_the_lock_is_gone(void *arg)
+/* Every call works after the set was removed, from a handle opened
+ * before, and the arena has a set again. */
+static int changes_after_the_set_is_gone(void *arg)
 {
-	struct eidrm_case *c = arg;
+	struct semrm_case *c = arg;
 	sma_t *a = c->a, *other;
-	int e;
+	sma_off_t o;
 
 	alarm(20);
-#define REQUIRE_FAILS(cond, want)                 \
-	do {                                      \
-		errno = 0;                        \
-		T_REQUIRE(cond);                  \
-		e = errno;                        \
-		T_REQUIRE_EQ(e, (want));          \
-	} while (0)
-	REQUIRE_FAILS(sma_alloc(a, 16) == SMA_NULL, EIDRM);
-	REQUIRE_FAILS(sma_alloc(a, 1000) == SMA_NULL, EIDRM);
-	REQUIRE_FAILS(sma_alloc(a, T_KIB(200)) == SMA_NULL, EIDRM);
-	REQUIRE_FAILS(sma_calloc(a, 10, 10) == SMA_NULL, EIDRM);
-	REQUIRE_FAILS(sma_aligned_alloc(a, 4096, 100) == SMA_NULL, EIDRM);
-	REQUIRE_FAILS(sma_realloc(a, c->large, T_KIB(300)) == SMA_NULL, EIDRM);
-	REQUIRE_FAILS(sma_free(a, c->large) == -1, EIDRM);
-	REQUIRE_FAILS(sma_named_alloc(a, "after the lock", 10, NULL) == SMA_NULL, EIDRM);
-	REQUIRE_FAILS(sma_named_free(a, "bad-input-named") == -1, EIDRM);
-	REQUIRE_FAILS(sma_recover(a) == -1, EIDRM);
-	errno = 0;
+	T_REQUIRE((o = sma_alloc(a, 16)) != SMA_NULL && sma_free(a, o) == 0);
+	T_REQUIRE((o = sma_alloc(a, 1000)) != SMA_NULL && sma_free(a, o) == 0);
+	T_REQUIRE((o = sma_alloc(a, T_KIB(200))) != SMA_NULL && sma_free(a, o) == 0);
+	T_REQUIRE((o = sma_calloc(a, 10, 10)) != SMA_NULL && sma_free(a, o) == 0);
+	T_REQUIRE((o = sma_aligned_alloc(a, 4096, 100)) != SMA_NULL && sma_free(a, o) == 0);
+	T_REQUIRE((o = sma_named_alloc(a, "after the set", 10, NULL)) != SMA_NULL);
+	T_REQUIRE(sma_named_free(a, "after the set") == 0);
+	T_REQUIRE(sma_recover(a) == 0);
+	T_REQUIRE(sma_check(a) == 0);
 	other = sma_open_id(sma_shmid(a), 0);
-	e = errno;
-	T_REQUIRE(other == NULL);
-	T_REQUIRE_EQ(e, EIDRM);
-	/* What only reads still works. */
+	T_REQUIRE(other != NULL);
+	T_REQUIRE((o = sma_alloc(other, 64)) != SMA_NULL && sma_free(other, o) == 0);
+	T_REQUIRE(sma_close(other) == 0);
 	T_REQUIRE(sma_usable_size(a, c->large) >= T_KIB(200));
 	T_REQUIRE(sma_named_find(a, "bad-input-named") != SMA_NULL);
 	return 0;
 }
-#define EIDRM_TRIES 11
+#define SEMRM_TRIES 10
 
-/* Works until a call fails; 0 if that failure was EIDRM. */
-static int loop_until_the_lock_is_gone(void *arg)
+/* Allocates and frees until told to stop; 0 if no call failed. */
+static int loop_across_the_removal(void *arg)
 {
-	struct eidrm_case *c = arg;
+	struct semrm_case *c = arg;
 	char ch;
 
 	alarm(20);
 	close(c->go[1]);
+	close(c->stop[1]);
 	while (read(c->go[0], &ch, 1) < 0 && errno == EINTR)
 		;
 	for (long i = 0;; i++) {
 		sma_off_t off = sma_alloc(c->a, i % 2 ? T_KIB(100) : 5000);
 		if (off == SMA_NULL)
-			return errno == EIDRM ? 0 : 1;
+			return 1;
 		if (sma_free(c->a, off) != 0)
-			return errno == EIDRM ? 0 : 2;
+			return 2;
+		if (i % 64 == 0) {
+			struct pollfd p = {.fd = c->stop[0], .events = POLLIN};
+			if (poll(&p, 1, 0) > 0)
+				return 0;
+		}
 	}
 }
 
-static void test_the_semaphore_set_removed_under_a_running_arena_fails_calls_with_eidrm_without_hanging(
-	void **state)
+static void test_a_removed_semaphore_set_is_replaced_and_no_call_fails(void **state)
 {
 	sma_t *a = t_open_private(ARENA);
 	sma_t *ro, *b;
 	struct population pop;
-	struct digest before;
-	struct eidrm_case c;
+	struct semrm_case c;
 	pid_t loopers[2];
-	int shmid = sma_shmid(a), semid = sma_semid(a);
+	int shmid = sma_shmid(a), semid = sma_semid(a), now;
 
 	(void)state;
 	populate(a, &pop);
@@ -1123,32 +1120,38 @@ static void test_the_semaphore_set_removed_under_a_running_arena_fails_calls_wit
 	c.a = a;
 	c.large = pop.large;
 	t_pipe(c.go);
+	t_pipe(c.stop);
 	for (int i = 0; i < 2; i++)
-		loopers[i] = t_fork(loop_until_the_lock_is_gone, &c);
+		loopers[i] = t_fork(loop_across_the_removal, &c);
 	close(c.go[0]);
 	close(c.go[1]); /* they start working */
+	close(c.stop[0]);
 	usleep(20000);
 
 	/* As systemd-logind's RemoveIPC would at logout. */
 	assert_int_equal(semctl(semid, 0, IPC_RMID), 0);
+	usleep(50000);
+	t_wait_ok_within(t_fork(changes_after_the_set_is_gone, &c), 20);
+	close(c.stop[1]); /* the loopers stop, none having failed */
 	for (int i = 0; i < 2; i++)
 		t_wait_ok_within(loopers[i], 20);
-	before = digest_of(ro);
-	t_wait_ok_within(t_fork(changes_after_the_lock_is_gone, &c), 20);
-	n_bad += EIDRM_TRIES;
+	n_bad += SEMRM_TRIES;
 
-	/* Nothing changed (read through the read-only handle, which needs no
-	 * lock), and the segment still goes away. */
-	assert_unchanged(ro, &before, "calls after the semaphore set was removed");
+	/* A new set names the arena, and every handle goes on with it. */
+	now = sma_semid(a);
+	assert_int_not_equal(now, semid);
+	assert_true(t_sem_exists(now));
+	t_track_semid(now);
+	assert_int_equal(sma_semid(b), now);
+	assert_int_equal(sma_semid(ro), now);
+	t_assert_check(ro);
 	t_close(ro);
-	alarm(20);
 	t_untrack(a);
 	assert_int_equal(sma_destroy(a), 0);
 	assert_true(t_shm_exists(shmid)); /* b is still attached */
 	t_close(b);
-	alarm(0);
 	assert_false(t_shm_exists(shmid));
-	assert_false(t_sem_exists(semid));
+	assert_false(t_sem_exists(now));
 }
 
 static void test_close_and_destroy_after_the_semaphore_set_was_removed_clean_up(void **state)
@@ -1160,7 +1163,8 @@ static void test_close_and_destroy_after_the_semaphore_set_was_removed_clean_up(
 	t_alloc_ok(a, 64); /* a cache of this thread to give back */
 	t_alloc_ok(a, T_KIB(100));
 	assert_int_equal(semctl(semid, 0, IPC_RMID), 0);
-	t_assert_check(a); /* it reads without the lock it cannot take */
+	t_assert_check(a);
+	t_track_semid(sma_semid(a));
 	alarm(20);
 	t_untrack(a);
 	assert_int_equal(sma_destroy(a), 0);
@@ -1230,7 +1234,7 @@ int main(void)
 		T_TEST(test_when_sma_alloc_fails_with_enomem_largest_free_is_below_the_size_asked),
 		T_TEST(test_offsets_that_are_not_live_objects_fail_with_einval_and_change_nothing),
 		T_TEST(test_named_calls_with_null_empty_or_too_long_names_fail_and_change_nothing),
-		T_TEST(test_the_semaphore_set_removed_under_a_running_arena_fails_calls_with_eidrm_without_hanging),
+		T_TEST(test_a_removed_semaphore_set_is_replaced_and_no_call_fails),
 		T_TEST(test_close_and_destroy_after_the_semaphore_set_was_removed_clean_up),
 		T_TEST(test_segments_and_semaphore_sets_get_exactly_the_mode_asked),
 	};
