@@ -217,14 +217,27 @@ sma_off_t sma_aligned_alloc(sma_t *a, size_t alignment, size_t size)
 	return alloc_slow(a, size, alignment);
 }
 
-/* The locked free: the object's live bit is cleared under the lock, with
- * the operation recorded so that a crash in the middle is finished. */
-static int free_locked(struct sma *a, uint64_t off, uint64_t usable)
+/*
+ * The locked free: the object is looked up again under the lock (where
+ * blocks do not move, so the answer is exact), its live bit cleared with
+ * the operation recorded, so that a death in the middle is finished.
+ */
+static int free_locked(struct sma *a, uint64_t off)
 {
 	struct sma_header *h = a->h;
-	int rc = 0;
+	int rc = -1;
 	if (sma__lock(a) < 0)
 		return -1;
+	uint64_t usable;
+	unsigned kind;
+	if (!sma__object_live(a, off, &usable, &kind)) {
+		errno = EINVAL;
+		goto out;
+	}
+	if (kind == KIND_NAMED) {
+		errno = EBUSY;
+		goto out;
+	}
 	sma__op_begin(a, LOP_FREE);
 	sma__op_object(a, off, usable);
 	unsigned idx;
@@ -237,8 +250,9 @@ static int free_locked(struct sma *a, uint64_t off, uint64_t usable)
 		was = atomic_fetch_and(bhdr(a, off - 16), ~BF_LIVE) & BF_LIVE;
 	}
 	if (!was) {
+		/* Freed by another thread since we looked. */
+		sma__op_end(a);
 		errno = EINVAL;
-		rc = -1;
 		goto out;
 	}
 	STEP();
@@ -247,10 +261,28 @@ static int free_locked(struct sma *a, uint64_t off, uint64_t usable)
 	BUMP(h->used, (uint64_t)0 - usable);
 	STEP();
 	BUMP(h->frees, 1);
-out:
 	sma__op_end(a);
+	rc = 0;
+out:
 	sma__unlock(a);
 	return rc;
+}
+
+/*
+ * sma__object_live for a caller's offset: without the lock a look may
+ * cross blocks another thread is splitting or merging and miss a live
+ * object; one that says no is asked again under the lock on a writable
+ * handle.
+ */
+static int live_object(struct sma *a, uint64_t off, uint64_t *usable, unsigned *kind)
+{
+	if (LIKELY(sma__object_live(a, off, usable, kind)))
+		return 1;
+	if ((a->flags & SMA_RDONLY) || sma__lock_held(a) || sma__lock_look(a) < 0)
+		return 0;
+	int live = sma__object_live(a, off, usable, kind);
+	sma__unlock(a);
+	return live;
 }
 
 int sma_free(sma_t *a, sma_off_t off)
@@ -270,30 +302,21 @@ int sma_free(sma_t *a, sma_off_t off)
 		int rc = sma__cache_free(a, off, s->cls, sma__class_size[s->cls], lr);
 		if (rc <= 0)
 			return rc;
-		return free_locked(a, off, sma__class_size[s->cls]);
+		return free_locked(a, off);
 	}
+	/* A medium block goes to this thread's cache when the look without
+	 * the lock finds it live; anything else is decided under the lock. */
 	uint64_t b = sma__heap_block_of(a, off);
-	if (!b) {
-		errno = EINVAL;
-		return -1;
-	}
-	uint64_t w = hw_load(a, b);
-	if ((w & BF_FREE) || !(w & BF_LIVE) || hw_kind(w) == KIND_SLAB || hw_kind(w) == KIND_INTERNAL) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (hw_kind(w) == KIND_NAMED) {
-		errno = EBUSY;
-		return -1;
-	}
+	uint64_t w = b ? hw_load(a, b) : 0;
 	uint64_t usable = hw_size(w) - BLOCK_OVERHEAD;
-	if (usable > SMALL_MAX && usable <= CACHE_MAX) {
+	if (b && !(w & BF_FREE) && (w & BF_LIVE) && hw_kind(w) == KIND_USER && usable > SMALL_MAX &&
+	    usable <= CACHE_MAX) {
 		struct live_ref lr = { bhdr(a, b), BF_LIVE };
 		int rc = sma__cache_free(a, off, size_class(usable), usable, lr);
 		if (rc <= 0)
 			return rc;
 	}
-	return free_locked(a, off, usable);
+	return free_locked(a, off);
 }
 
 sma_off_t sma_realloc(sma_t *a, sma_off_t off, size_t size)
@@ -304,7 +327,7 @@ sma_off_t sma_realloc(sma_t *a, sma_off_t off, size_t size)
 		return SMA_NULL;
 	uint64_t usable;
 	unsigned kind;
-	if (!sma__object_live(a, off, &usable, &kind)) {
+	if (!live_object(a, off, &usable, &kind)) {
 		errno = EINVAL;
 		return SMA_NULL;
 	}
@@ -360,7 +383,7 @@ sma_off_t sma_realloc(sma_t *a, sma_off_t off, size_t size)
 size_t sma_usable_size(sma_t *a, sma_off_t off)
 {
 	uint64_t usable;
-	if (!a || !sma__object_live(a, off, &usable, NULL)) {
+	if (!a || !live_object(a, off, &usable, NULL)) {
 		errno = EINVAL;
 		return 0;
 	}

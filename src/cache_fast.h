@@ -77,9 +77,10 @@ static inline int fit_top(const struct sma *a, struct cache_block *c, unsigned c
 	uint64_t *e = &c->entry[a->cbase[cls]];
 	for (uint32_t i = n, k = 0; i > 0 && k < 4; i--, k++) {
 		if (entry_usable(e[i - 1]) >= size) {
+			/* (stores a checker under the lock may read) */
 			uint64_t t = e[i - 1];
-			e[i - 1] = e[n - 1];
-			e[n - 1] = t;
+			STORE(e[i - 1], e[n - 1]);
+			STORE(e[n - 1], t);
 			return 1;
 		}
 	}
@@ -147,7 +148,7 @@ static inline int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uin
 		return -1;
 	}
 	STEP();
-	c->entry[a->cbase[cls] + n] = cls < NSMALL ? off : entry_make(off, usable);
+	STORE(c->entry[a->cbase[cls] + n], cls < NSMALL ? off : entry_make(off, usable));
 	STEP();
 	STORE(c->count[cls], n + 1);
 	STEP();

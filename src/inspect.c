@@ -510,7 +510,7 @@ static void offs_add(struct offs *o, uint64_t off)
 
 static int offs_has(const struct offs *o, uint64_t off)
 {
-	return o->v && bsearch(&off, o->v, o->n, sizeof *o->v, cmp_u64) != NULL;
+	return o->n && bsearch(&off, o->v, o->n, sizeof *o->v, cmp_u64) != NULL;
 }
 
 /* The entries of one cached class (C2, C3); adds them to ent.  The bytes
@@ -611,7 +611,7 @@ static void check_slots(struct ck *c)
 	if (c->stop)
 		goto out;
 	int moved = motion(a) != c->motion;
-	if (ent.v) {
+	if (ent.n) {
 		qsort(ent.v, ent.n, sizeof *ent.v, cmp_u64);
 		for (size_t k = 1; k < ent.n; k++)
 			if (ent.v[k] == ent.v[k - 1])
@@ -626,10 +626,12 @@ static void check_slots(struct ck *c)
 	}
 	if (!moved && !ent.failed && objs != c->cached_objs) {
 		/* Which object is neither live nor free nor cached? */
-		qsort(c->cached, c->ncached, sizeof *c->cached, cmp_u64);
-		qsort(pushed.v, pushed.n, sizeof *pushed.v, cmp_u64);
+		if (c->ncached)
+			qsort(c->cached, c->ncached, sizeof *c->cached, cmp_u64);
+		if (pushed.n)
+			qsort(pushed.v, pushed.n, sizeof *pushed.v, cmp_u64);
 		for (size_t k = 0, shown = 0; k < c->ncached && shown < 5; k++)
-			if (!offs_has(&ent, c->cached[k]) && !(pushed.v && offs_has(&pushed, c->cached[k]))) {
+			if (!offs_has(&ent, c->cached[k]) && !offs_has(&pushed, c->cached[k])) {
 				report(c, "C2: object %#llx is neither live, free nor in any cache (lost)", X(c->cached[k]));
 				shown++;
 			}

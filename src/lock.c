@@ -42,18 +42,20 @@
 
 #define WAIT_SLICE_NS 50000000L /* longest sleep of a waiter, ns */
 
-/* Takes m, sleeping WAIT_SLICE at most at a time; pthread's result. */
+/* Takes m, sleeping WAIT_SLICE at most at a time; pthread's result.
+ * (The real-time clock, as pthread_mutex_timedlock wants: a step of the
+ * clock only makes one slice longer or shorter.) */
 static int lock_sliced(pthread_mutex_t *m)
 {
 	for (;;) {
 		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
+		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += WAIT_SLICE_NS;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		int r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+		int r = pthread_mutex_timedlock(m, &ts);
 		if (r != ETIMEDOUT)
 			return r;
 	}

@@ -242,10 +242,12 @@ void sma__repair_locked(struct sma *a)
 	struct op_record *op = &h->op;
 	uint64_t x = op->obj, usable;
 
-	/* First make the heap walkable and its lists true again. */
+	/* First make the heap walkable and its lists true again.  Blocks
+	 * that do not tile (H1: not something a death leaves) are not
+	 * touched further: the checker reports them. */
 	int walkable = sma__heap_rebuild_locked(a, visit_slab) == 0;
 
-	switch (LOAD(op->kind)) {
+	switch (walkable ? LOAD(op->kind) : LOP_NONE) {
 	case LOP_ALLOC:
 		/* x, once chosen, is the object: count it if it went live
 		 * uncounted; give a slab slot back if it never went live. */
