@@ -453,6 +453,7 @@ int sma__heap_rebuild_locked(struct sma *a, int (*visit_slab)(struct sma *a, uin
 				/* Two free neighbours: a death stopped a merge. */
 				pend_size += size;
 				atomic_store(bhdr(a, pend), hw_make(pend, pend_size, KIND_USER, BF_FREE));
+				STEP();
 				b += size;
 				continue;
 			}
@@ -474,6 +475,7 @@ int sma__heap_rebuild_locked(struct sma *a, int (*visit_slab)(struct sma *a, uin
 		if (hw_kind(w) == KIND_SLAB) {
 			if (visit_slab(a, b + 16) < 0)
 				rc = -1;
+			STEP();
 			slab_lo = (b + 16) >> PAGE_SHIFT;
 			slab_hi = (b + 16 + SLAB_SIZE) >> PAGE_SHIFT;
 		}

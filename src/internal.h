@@ -296,6 +296,7 @@ struct op_record {
 	uint64_t allocs;	   /* the header's allocs when the operation began */
 	uint64_t frees;		   /* its frees then */
 	uint64_t used;		   /* its used then */
+	uint64_t named;		   /* its named then */
 	uint64_t block;		   /* LOP_SLOT: the cache block being given back */
 };
 

@@ -228,6 +228,7 @@ void sma__op_begin(struct sma *a, uint32_t kind)
 	op->allocs = LOAD(h->allocs);
 	op->frees = LOAD(h->frees);
 	op->used = LOAD(h->used);
+	op->named = LOAD(h->named);
 	STORE_REL(op->kind, kind);
 }
 

@@ -176,6 +176,7 @@ again:;
 	BUMP(h->used, usable);
 	STEP();
 	BUMP(h->named, 1);
+	STEP();
 	BUMP(h->allocs, 1);
 	sma__op_end(a);
 	if (created)
@@ -274,6 +275,7 @@ int sma_named_free(sma_t *a, const char *name)
 	BUMP(h->used, (uint64_t)0 - usable);
 	STEP();
 	BUMP(h->named, (uint64_t)-1);
+	STEP();
 	BUMP(h->frees, 1);
 	STORE_REL(h->names_seq, LOAD(h->names_seq) + 1);
 	sma__op_end(a);

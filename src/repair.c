@@ -257,6 +257,7 @@ void sma__repair_locked(struct sma *a)
 			/* Each counter on its own: a death may fall between them. */
 			if (LOAD(h->used) == op->used)
 				BUMP(h->used, usable);
+			STEP();
 			if (LOAD(h->allocs) == op->allocs)
 				BUMP(h->allocs, 1);
 		} else {
@@ -273,28 +274,36 @@ void sma__repair_locked(struct sma *a)
 			sma__free_object_locked(a, x);
 			if (LOAD(h->used) == op->used)
 				BUMP(h->used, (uint64_t)0 - op->usable);
+			STEP();
 			if (LOAD(h->frees) == op->frees)
 				BUMP(h->frees, 1);
 		}
 		break;
 	case LOP_NAMED:
 		/* Published but not counted: count it.  Not published: the
-		 * sweep below frees the object and its record. */
-		if (x && !sma__named_unlinked(a, x) && LOAD(h->allocs) == op->allocs &&
-		    sma__object_live(a, x, &usable, NULL)) {
-			/* named and allocs move together after used (named.c) */
+		 * sweep below frees the object and its record.  Each counter
+		 * is decided against its own snapshot. */
+		if (x && !sma__named_unlinked(a, x) && sma__object_live(a, x, &usable, NULL)) {
 			if (LOAD(h->used) == op->used)
 				BUMP(h->used, usable);
-			BUMP(h->named, 1);
-			BUMP(h->allocs, 1);
+			STEP();
+			if (LOAD(h->named) == op->named)
+				BUMP(h->named, 1);
+			STEP();
+			if (LOAD(h->allocs) == op->allocs)
+				BUMP(h->allocs, 1);
 		}
 		break;
 	case LOP_NAMED_FREE:
-		if (x && sma__named_unlinked(a, x) && LOAD(h->frees) == op->frees) {
+		if (x && sma__named_unlinked(a, x)) {
 			if (LOAD(h->used) == op->used)
 				BUMP(h->used, (uint64_t)0 - op->usable);
-			BUMP(h->named, (uint64_t)-1);
-			BUMP(h->frees, 1);
+			STEP();
+			if (LOAD(h->named) == op->named)
+				BUMP(h->named, (uint64_t)-1);
+			STEP();
+			if (LOAD(h->frees) == op->frees)
+				BUMP(h->frees, 1);
 		}
 		break;
 	case LOP_RESIZE:
@@ -310,6 +319,7 @@ void sma__repair_locked(struct sma *a)
 	default:
 		break;
 	}
+	STEP();
 	/* Library blocks and named objects that a death left unreferenced. */
 	if (walkable)
 		sma__orphans_sweep_locked(a);
