@@ -1,12 +1,12 @@
 /*
- * cache.c -- the slot table and the per-thread caches kept in it.
+ * 3_cache.c -- the slot table and the per-thread caches kept in it.
  *
  * A thread that allocates takes a slot (under the arena lock) and a cache
  * block in the heap; from then on most allocations and frees move an offset
  * between its cache and the user without any lock or system call, and the
  * cache is refilled from slabs or flushed back in batches under one lock
  * acquisition.  Because the cache lives in the segment, not in the process,
- * what a dead process held can be given back by anyone (repair.c).
+ * what a dead process held can be given back by anyone (4_repair.c).
  *
  *   slot table (header.slots_off)          cache block (slot.cache)
  *   +------+------+-- ... --+------+       +-----------+------------------+
@@ -16,7 +16,7 @@
  *
  * Invariants:
  *   C1  a held slot names its owner process (identity, pid, start time,
- *       PID namespace) and has its liveness token raised (sem.c T2); a
+ *       PID namespace) and has its liveness token raised (1_sem.c T2); a
  *       slot whose owner is gone may be recovered by any lock holder.
  *   C2  every cached object is in exactly one cache, below its class's
  *       count; it is neither live nor free in its slab or the heap.
@@ -27,7 +27,7 @@
  *       medium blocks it caches (small ones are counted by class).
  *
  * The lock-free moves, and why a death between any two steps is repaired
- * (repair.c, sma__settle_inflight):
+ * (4_repair.c, sma__settle_inflight):
  *   pop:  record inf {off, POP}; count--; set live; used; allocs; clear inf
  *   push: record inf {off, PUSH}; clear live (this is the double-free
  *         check); entry[count] = off; count++; used; frees; clear inf
@@ -37,8 +37,13 @@
  * in the slot's op fields (SOP_REFILL: the slab word and mask taken;
  * SOP_FLUSH: the range being returned), with op = LOP_SLOT in the header.
  */
-#include "internal.h"
-#include "cache_fast.h"
+#include "3_cache.h"
+#include "0_proc.h"
+#include "1_lock.h"
+#include "1_sem.h"
+#include "2_heap.h"
+#include "2_slab.h"
+#include "3_registry.h"
 
 #include <stdlib.h>
 
@@ -67,7 +72,7 @@ int sma__cache_tables(struct sma *a, uint64_t small_cap)
 			 * blocks in small arenas, 16 to 128 in large ones. */
 			uint32_t most = (uint32_t)small_cap / 2 < 32 ? 32 : (uint32_t)small_cap / 2;
 			uint32_t least = most / 4;
-			cap = (uint32_t)(small_cap * 4096 * 8 / sma__class_size[c]);
+			cap = (uint32_t)(small_cap * 4096 * 8 / class_size[c]);
 			cap = cap < least ? least : cap > most ? most : cap;
 		}
 		a->ccap[c] = cap;
@@ -84,7 +89,7 @@ struct cache_block *sma__cache_of(const struct sma *a, const struct slot *s)
 {
 	uint64_t c = LOAD(((struct slot *)s)->cache);
 	const struct sma_header *h = a->h;
-	if (c < h->heap_off + 16 || !in_heap(a, c, cache_block_bytes(a)) || (c & 15))
+	if (c < h->heap_off + BLOCK_HDR || !in_heap(a, c, cache_block_bytes(a)) || (c & 15))
 		return NULL;
 	return (struct cache_block *)at(a, c);
 }
@@ -105,14 +110,14 @@ static void key_init(void)
 /* ---- returning objects under the lock ------------------------------------ */
 
 /* Gives a cached object (neither live nor free) back to its slab or to the
- * heap; does nothing to one that is live or free already (repair.c R3).
+ * heap; does nothing to one that is live or free already (4_repair.c R3).
  * Checks everything: the caller may be a recovery reading a slot that a
  * dead process left. */
 void sma__give_back_locked(struct sma *a, uint64_t off, unsigned cls)
 {
 	if (cls < NSMALL) {
 		unsigned idx;
-		struct slab *s = sma__slab_of(a, off, &idx);
+		struct slab *s = slab_of(a, off, &idx);
 		if (!s || s->cls != cls)
 			return;
 		uint64_t bit = 1ull << (idx & 63);
@@ -157,11 +162,20 @@ static void flush_locked(struct sma *a, struct slot *s, struct cache_block *c, u
 }
 
 /* A live owner raises its token again in a set made since it took the
- * slot (sem.c): from then on the slot is judged by the token again. */
+ * slot (1_sem.c): from then on the slot is judged by the token again. */
+static void (*g_recover)(struct sma *a, unsigned i);
+static unsigned (*g_reclaim)(struct sma *a);
+
+void sma__cache_on_recover(void (*recover)(struct sma *a, unsigned i), unsigned (*reclaim)(struct sma *a))
+{
+	g_recover = recover;
+	g_reclaim = reclaim;
+}
+
 static void token_follow_locked(struct sma *a, struct slot *s)
 {
 	if (UNLIKELY(s->set_gen != LOAD(a->h->set_gen)))
-		sma__token_raise_locked(a, sma__slot_index(a, s));
+		sma__token_raise_locked(a, slot_index(a, s));
 }
 
 /* Takes a free slot for this thread, or the slot of a dead one; NULL if
@@ -172,14 +186,14 @@ static struct slot *slot_take_locked(struct sma *a)
 	int i = -1;
 	for (unsigned pass = 0; pass < 2 && i < 0; pass++) {
 		for (unsigned k = 0; k < h->nslots && i < 0; k++)
-			if (atomic_load(&sma__slot(a, k)->state) == SLOT_FREE)
+			if (atomic_load(&slot_at(a, k)->state) == SLOT_FREE)
 				i = (int)k;
-		if (i < 0 && (pass > 0 || !sma__reclaim_dead_locked(a)))
+		if (i < 0 && (pass > 0 || !g_reclaim(a)))
 			break;
 	}
 	if (i < 0)
 		return NULL;
-	struct slot *s = sma__slot(a, (unsigned)i);
+	struct slot *s = slot_at(a, (unsigned)i);
 	sma__op_slot(a, (unsigned)i);
 	uint64_t b = sma__heap_alloc_locked(a, cache_block_bytes(a), ALIGN, KIND_INTERNAL);
 	if (!b) {
@@ -187,7 +201,7 @@ static struct slot *slot_take_locked(struct sma *a)
 		return NULL;
 	}
 	STEP();
-	struct cache_block *c = (struct cache_block *)at(a, b + 16);
+	struct cache_block *c = (struct cache_block *)at(a, b + BLOCK_HDR);
 	memset(c, 0, sizeof *c);
 	STORE_REL(s->gen, LOAD(s->gen) | 1);
 	STORE(s->pid, sma__getpid());
@@ -201,13 +215,13 @@ static struct slot *slot_take_locked(struct sma *a)
 	STORE(s->cached_bytes, 0);
 	memset(s->own, 0, sizeof s->own);
 	STORE(s->set_gen, LOAD(h->set_gen) - 1); /* no token of ours yet */
-	STORE(s->cache, b + 16);
+	STORE(s->cache, b + BLOCK_HDR);
 	atomic_store_explicit(&s->state, SLOT_HELD, memory_order_release);
 	STEP();
 	if (sma__token_raise_locked(a, (unsigned)i) < 0) {
 		/* The set refuses us (its permissions, say): no cache, rather
 		 * than a slot nobody could tell from a dead one. */
-		sma__slot_recover_locked(a, (unsigned)i);
+		g_recover(a, (unsigned)i);
 		sma__op_end(a);
 		return NULL;
 	}
@@ -226,7 +240,7 @@ uint64_t sma__slot_cached_bytes(const struct sma *a, const struct slot *s)
 		for (unsigned cls = 0; cls < NSMALL; cls++) {
 			uint32_t n = LOAD(((struct cache_block *)c)->count[cls]);
 			if (n <= a->ccap[cls])
-				bytes += (uint64_t)n * sma__class_size[cls];
+				bytes += (uint64_t)n * class_size[cls];
 		}
 	return bytes;
 }
@@ -298,14 +312,14 @@ struct tref *sma__tref_take_slow(struct sma *a)
 }
 
 /* A small class's cache is empty: refill it from its slabs under one
- * lock, then allocate from it (the slow half of sma__cache_alloc). */
-int sma__cache_refill(struct sma *a, struct tref *r, unsigned cls, uint64_t *off)
+ * lock (the slow half of sma__cache_alloc). */
+int sma__cache_refill(struct sma *a, struct tref *r, unsigned cls)
 {
 	struct slot *s = r->slot;
 	struct cache_block *c = r->c;
 	if (sma__lock(a) < 0)
 		return -1;
-	unsigned i = sma__slot_index(a, s);
+	unsigned i = slot_index(a, s);
 	sma__op_slot(a, i);
 	token_follow_locked(a, s);
 	unsigned got = 0;
@@ -325,10 +339,7 @@ int sma__cache_refill(struct sma *a, struct tref *r, unsigned cls, uint64_t *off
 	sma__op_end(a);
 	sma__sem_check_locked(a);
 	sma__unlock(a);
-	if (!got)
-		return 1; /* the locked path gives back caches and reports ENOMEM */
-	*off = pop(a, s, c, cls);
-	return 0;
+	return got ? 0 : 1;
 }
 
 /* The cache of class cls is full, or holds too many bytes: flush it down
@@ -340,7 +351,7 @@ int sma__cache_make_room(struct sma *a, struct tref *r, unsigned cls, uint64_t u
 	uint32_t n = LOAD(c->count[cls]);
 	if (sma__lock(a) < 0)
 		return -1;
-	sma__op_slot(a, sma__slot_index(a, s));
+	sma__op_slot(a, slot_index(a, s));
 	token_follow_locked(a, s);
 	if (n >= a->ccap[cls])
 		flush_locked(a, s, c, cls, n - a->ccap[cls] / 4);
@@ -358,14 +369,14 @@ int sma__cache_make_room(struct sma *a, struct tref *r, unsigned cls, uint64_t u
 /* ---- giving caches back ------------------------------------------------------ */
 
 /* Gives back slot s, held by this process through handle a: its cache,
- * its token, the slot itself (repair.c R, recorded). */
+ * its token, the slot itself (4_repair.c R, recorded). */
 static void release_locked(struct sma *a, struct slot *s)
 {
 	if (atomic_load(&s->state) != SLOT_HELD || LOAD(s->owner_id) != sma__self_id() || s->hid != a->hid)
 		return;
-	unsigned i = sma__slot_index(a, s);
+	unsigned i = slot_index(a, s);
 	sma__op_slot(a, i);
-	sma__slot_recover_locked(a, i);
+	g_recover(a, i);
 	sma__op_end(a);
 }
 
@@ -406,7 +417,7 @@ void sma__slots_release_process(struct sma *a)
 	if (sma__lock(a) < 0)
 		return;
 	for (unsigned i = 0; i < a->h->nslots; i++)
-		release_locked(a, sma__slot(a, i));
+		release_locked(a, slot_at(a, i));
 	sma__unlock(a);
 }
 

@@ -1,5 +1,5 @@
 /*
- * mutex.c: sma_mutex_t, a mutex that lives in shared memory and survives
+ * 5_mutex.c: sma_mutex_t, a mutex that lives in shared memory and survives
  * the death of its holder.
  *
  * What it owns: the 16 bytes of every sma_mutex_t.  The mutex is a futex
@@ -56,7 +56,7 @@
  *   M5  The uncontended lock and unlock make no system call.
  *   M6  Every thread that uses one mutex lives in one PID namespace and
  *       one time namespace (tids and start times are read as this
- *       namespace's).  Unlike the arena's own lock (lock.c), which the
+ *       namespace's).  Unlike the arena's own lock (1_lock.c), which the
  *       kernel releases whatever the namespace, a mutex may live outside
  *       any arena, and its 16 bytes hold no more than a thread's ids.
  *   M7  A mutex is aligned to 4 bytes (the futex word); any call on one
@@ -72,7 +72,7 @@
  * out in turn up to pid_max this needs thousands of threads created within
  * microseconds.
  */
-#include "internal.h"
+#include "0_proc.h"
 
 #include <linux/futex.h>
 #include <signal.h>

@@ -1,5 +1,5 @@
 /*
- * segment.c -- the arena's identity: creating, initialising, attaching,
+ * 5_open.c -- the arena's identity: creating, initialising, attaching,
  * closing and destroying the segment and its semaphore set.
  *
  * Whoever initialises a segment holds header.init_lock, a robust,
@@ -27,11 +27,18 @@
  * Invariants:
  *   G1  magic == SMA_MAGIC, layout == SMA_LAYOUT, size == shm_segsz.
  *   G2  header < slot table < page map < name index < heap, all inside the
- *       segment; heap_end + 16 == size.
+ *       segment; heap_end + BLOCK_HDR == size.
  *   G3  an arena opened by path records that path's device and inode.
  *   G4  only the holder of init_lock writes a header that is not ready.
  */
-#include "internal.h"
+#include "5_open.h"
+#include "0_proc.h"
+#include "1_lock.h"
+#include "1_sem.h"
+#include "2_heap.h"
+#include "3_cache.h"
+#include "3_registry.h"
+#include "4_repair.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -44,48 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
-union semun {
-	int val;
-	struct semid_ds *buf;
-	unsigned short *array;
-	struct seminfo *info;
-};
 
-/* The smallest segment that holds an arena. */
-#define MIN_SEGMENT (HDR_BYTES + 64 * 1024)
-
-pthread_mutex_t sma__registry_lock = PTHREAD_MUTEX_INITIALIZER;
-struct sma *sma__registry;
-static uint64_t g_next_hid = 1;
-
-/* Call with sma__registry_lock held. */
-struct sma *sma__registry_find(uint64_t hid)
-{
-	for (struct sma *a = sma__registry; a; a = a->reg_next)
-		if (a->hid == hid)
-			return a;
-	return NULL;
-}
-
-static void registry_add(struct sma *a)
-{
-	pthread_mutex_lock(&sma__registry_lock);
-	a->hid = g_next_hid++;
-	a->reg_next = sma__registry;
-	sma__registry = a;
-	pthread_mutex_unlock(&sma__registry_lock);
-}
-
-static void registry_remove(struct sma *a)
-{
-	pthread_mutex_lock(&sma__registry_lock);
-	for (struct sma **p = &sma__registry; *p; p = &(*p)->reg_next)
-		if (*p == a) {
-			*p = a->reg_next;
-			break;
-		}
-	pthread_mutex_unlock(&sma__registry_lock);
-}
 
 /* ---- the library ----------------------------------------------------------- */
 
@@ -111,7 +77,6 @@ static void init(void)
 	pthread_mutexattr_destroy(&at);
 	robust_kind = robust_template.__data.__kind;
 	pthread_atfork(NULL, NULL, atfork_child);
-	sma__slab_init();
 	sma__repair_init();
 }
 
@@ -133,24 +98,6 @@ static int init_lock_ready(pthread_mutex_t *m)
 	return zero == robust_kind ? 0 : -1;
 }
 
-/* ---- peeking at segments ---------------------------------------------------- */
-
-/*
- * Detaches a segment attached only to look at it (sma ls, the orphan
- * check).  If its arena was destroyed meanwhile and this was the last
- * attachment, its semaphore set goes too: the process that destroyed it
- * left that to the last one out.
- */
-void sma__peek_detach(const struct sma_header *h, int shmid)
-{
-	int semid = -1;
-	if (atomic_load(&((struct sma_header *)h)->magic) == SMA_MAGIC)
-		semid = LOAD(((struct sma_header *)h)->semid);
-	shmdt(h);
-	struct shmid_ds ds;
-	if (semid >= 0 && shmctl(shmid, IPC_STAT, &ds) < 0 && (errno == EINVAL || errno == EIDRM))
-		semctl(semid, 0, IPC_RMID);
-}
 
 /* ---- initialisation --------------------------------------------------------- */
 
@@ -212,8 +159,8 @@ static int initialise(struct sma *a, key_t key, mode_t mode, uint64_t dev, uint6
 	h->pmap_off = align_up(h->slots_off + (uint64_t)h->nslots * SLOT_BYTES, 64);
 	h->buckets_off = align_up(h->pmap_off + h->npages * 4, 64);
 	h->heap_off = align_up(h->buckets_off + (uint64_t)nb * 8, 64);
-	h->heap_end = size - 16;
-	if (h->heap_end < h->heap_off + 64 * 1024) {
+	h->heap_end = size - BLOCK_HDR;
+	if (h->heap_end < h->heap_off + MIN_HEAP) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -402,7 +349,7 @@ static int settle(struct sma *a, struct opening *o)
 	if (adopt(a, o->dev, o->ino) < 0)
 		return -1;
 	if (!(a->flags & SMA_RDONLY) && sma__sem_gone(a) && sma__lock(a) == 0) {
-		/* Its set was removed: the arena heals (sem.c). */
+		/* Its set was removed: the arena heals (1_sem.c). */
 		sma__sem_heal_locked(a);
 		sma__unlock(a);
 	}
@@ -483,7 +430,7 @@ static sma_t *open_impl(key_t key, int flags, size_t size, mode_t mode, uint64_t
 			detach_free(a);
 			return NULL;
 		}
-		registry_add(a);
+		sma__registry_add(a);
 		return a;
 	}
 	errno = EAGAIN;
@@ -607,7 +554,7 @@ sma_t *sma_open_id(int shmid, int flags)
 		detach_free(a);
 		return NULL;
 	}
-	registry_add(a);
+	sma__registry_add(a);
 	return a;
 }
 
@@ -651,7 +598,7 @@ sma_t *sma_open_image(const void *image, size_t len)
 		errno = e;
 		return NULL;
 	}
-	registry_add(a);
+	sma__registry_add(a);
 	return a;
 }
 
@@ -685,13 +632,13 @@ int sma_close(sma_t *a)
 		return -1;
 	}
 	if (a->image) {
-		registry_remove(a);
+		sma__registry_remove(a);
 		sma__image_free(a);
 		return 0;
 	}
 	sma__slots_release_process(a);
 	sma__tls_forget(a);
-	registry_remove(a);
+	sma__registry_remove(a);
 	/* The last one out of a destroyed arena removes its semaphore set:
 	 * once the segment is gone, nobody else will (sma__peek_detach). */
 	sma__peek_detach(a->h, a->shmid);
@@ -701,14 +648,8 @@ int sma_close(sma_t *a)
 
 int sma_destroy(sma_t *a)
 {
-	if (!a) {
-		errno = EINVAL;
+	if (!handle_writable(a))
 		return -1;
-	}
-	if (a->flags & SMA_RDONLY) {
-		errno = EROFS;
-		return -1;
-	}
 	if (shmctl(a->shmid, IPC_RMID, NULL) < 0)
 		return -1;
 	a->destroyed = 1;

@@ -1,5 +1,5 @@
 /*
- * heap.c -- the blocks of the heap: a two-level segregated fit (TLSF) with
+ * 2_heap.c -- the blocks of the heap: a two-level segregated fit (TLSF) with
  * boundary tags and immediate coalescing, and the page map.
  *
  *   heap_off                                                  heap_end
@@ -7,7 +7,7 @@
  *   | block  | block    | block  |           | block  | block | sentinel (size 0)
  *   +--------+----------+--------+--- ... ---+--------+-------+--------+
  *
- * The layout of one block is drawn in internal.h.  Free blocks sit on one
+ * The layout of one block is drawn in 0_layout.h.  Free blocks sit on one
  * of FL_COUNT x SL_COUNT lists (heads[fl][sl], linked through their
  * payload); fl_bitmap and sl_bitmap say which lists are non-empty, so that
  * finding a block is a few bit scans whatever the number of blocks.
@@ -19,7 +19,7 @@
  *   H2  no two free blocks are adjacent (coalescing is immediate).
  *   H3  a block's BF_PREV_FREE is set exactly when the block before it is
  *       free, and then its prev_phys equals that block's size.
- *   H4  every free block is on exactly the list mapping() names for its
+ *   H4  every free block is on exactly the list tlsf_mapping() names for its
  *       size, and every listed block is free; the bitmaps match the lists.
  *   H5  heap_free_bytes and heap_free_blocks count the free blocks.
  *   H6  a free block has neither BF_LIVE nor a kind other than user.
@@ -35,30 +35,19 @@
  * blocks, which it merges.  Lists, bitmaps, H3, H5 and H7 are derived and
  * rebuilt by sma__heap_rebuild_locked().
  */
-#include "internal.h"
+#include "2_heap.h"
+#include "1_lock.h"
 
 /* ---- lists --------------------------------------------------------------- */
 
-static inline uint64_t *lnext(const struct sma *a, uint64_t b) { return (uint64_t *)at(a, b + 16); }
+static inline uint64_t *lnext(const struct sma *a, uint64_t b) { return (uint64_t *)at(a, b + BLOCK_HDR); }
 static inline uint64_t *lprev(const struct sma *a, uint64_t b) { return (uint64_t *)at(a, b + 24); }
-
-static inline void mapping(uint64_t size, unsigned *fl, unsigned *sl)
-{
-	if (size < (1u << FL_SHIFT)) {
-		*fl = 0;
-		*sl = (unsigned)(size >> 4);
-	} else {
-		unsigned f = msb64(size);
-		*sl = (unsigned)(size >> (f - SL_LOG2)) ^ SL_COUNT;
-		*fl = f - (FL_SHIFT - 1);
-	}
-}
 
 static void list_insert(struct sma *a, uint64_t b, uint64_t size)
 {
 	struct sma_header *h = a->h;
 	unsigned fl, sl;
-	mapping(size, &fl, &sl);
+	tlsf_mapping(size, &fl, &sl);
 	uint64_t head = h->heads[fl][sl];
 	*lnext(a, b) = head;
 	*lprev(a, b) = 0;
@@ -75,7 +64,7 @@ static void list_remove(struct sma *a, uint64_t b, uint64_t size)
 {
 	struct sma_header *h = a->h;
 	unsigned fl, sl;
-	mapping(size, &fl, &sl);
+	tlsf_mapping(size, &fl, &sl);
 	uint64_t next = *lnext(a, b), prev = *lprev(a, b);
 	if (next)
 		*lprev(a, next) = prev;
@@ -100,7 +89,7 @@ static uint64_t list_find(struct sma *a, uint64_t size)
 	unsigned fl, sl;
 	if (size >= (1u << FL_SHIFT))
 		size += (1ull << (msb64(size) - SL_LOG2)) - 1;
-	mapping(size, &fl, &sl);
+	tlsf_mapping(size, &fl, &sl);
 	if (fl >= FL_COUNT)
 		return 0;
 	uint32_t slmap = h->sl_bitmap[fl] & (~0u << sl) & SL_MASK;
@@ -126,7 +115,7 @@ static uint64_t list_first_fit(struct sma *a, uint64_t size)
 {
 	struct sma_header *h = a->h;
 	unsigned fl, sl;
-	mapping(size, &fl, &sl);
+	tlsf_mapping(size, &fl, &sl);
 	if (fl >= FL_COUNT)
 		return 0;
 	uint64_t b = h->heads[fl][sl];
@@ -214,7 +203,7 @@ uint64_t sma__heap_alloc_locked(struct sma *a, uint64_t usable, uint64_t align, 
 	list_remove(a, b, size);
 
 	if (align > ALIGN) {
-		uint64_t gap = (align - ((b + 16) & (align - 1))) & (align - 1);
+		uint64_t gap = (align - ((b + BLOCK_HDR) & (align - 1))) & (align - 1);
 		if (gap && gap < MIN_BLOCK)
 			gap += align;
 		if (gap) {
@@ -234,7 +223,7 @@ uint64_t sma__heap_alloc_locked(struct sma *a, uint64_t usable, uint64_t align, 
 
 	uint64_t flags = (kind == KIND_USER || kind == KIND_NAMED) ? BF_LIVE : 0;
 	if (flags)
-		sma__op_object(a, b + 16, 0); /* so that a repair can count it */
+		sma__op_object(a, b + BLOCK_HDR, 0); /* so that a repair can count it */
 	uint64_t rem = size - need;
 	if (rem >= MIN_BLOCK) {
 		uint64_t r = b + need, n = b + size;
@@ -356,9 +345,9 @@ int sma__heap_resize_locked(struct sma *a, uint64_t b, uint64_t usable)
 uint64_t sma__heap_block_of(const struct sma *a, uint64_t off)
 {
 	const struct sma_header *h = a->h;
-	if (off < h->heap_off + 16 || off >= h->heap_end || (off & 15))
+	if (off < h->heap_off + BLOCK_HDR || off >= h->heap_end || (off & 15))
 		return 0;
-	uint64_t b = off - 16, p = b >> PAGE_SHIFT;
+	uint64_t b = off - BLOCK_HDR, p = b >> PAGE_SHIFT;
 	uint32_t e = pm_load(a, p);
 	if (!(e & PM_FIRST))
 		return 0;
@@ -397,7 +386,7 @@ uint64_t sma__heap_largest_locked(const struct sma *a)
 		uint64_t sz = hw_size(hw_load(a, b));
 		if (sz > best)
 			best = sz;
-		b = *(const uint64_t *)at(a, b + 16);
+		b = *(const uint64_t *)at(a, b + BLOCK_HDR);
 	}
 	return best > BLOCK_OVERHEAD ? best - BLOCK_OVERHEAD : 0;
 }
@@ -433,7 +422,6 @@ int sma__heap_rebuild_locked(struct sma *a, int (*visit_slab)(struct sma *a, uin
 {
 	struct sma_header *h = a->h;
 	uint64_t pm_next = h->heap_off >> PAGE_SHIFT, slab_lo = 0, slab_hi = 0;
-	sma__slabs_reset_locked(a);
 	h->fl_bitmap = 0;
 	memset(h->sl_bitmap, 0, sizeof h->sl_bitmap);
 	memset(h->heads, 0, sizeof h->heads);
@@ -473,11 +461,11 @@ int sma__heap_rebuild_locked(struct sma *a, int (*visit_slab)(struct sma *a, uin
 			clear_prev_free(a, b);
 		}
 		if (hw_kind(w) == KIND_SLAB) {
-			if (visit_slab(a, b + 16) < 0)
+			if (visit_slab(a, b + BLOCK_HDR) < 0)
 				rc = -1;
 			STEP();
-			slab_lo = (b + 16) >> PAGE_SHIFT;
-			slab_hi = (b + 16 + SLAB_SIZE) >> PAGE_SHIFT;
+			slab_lo = (b + BLOCK_HDR) >> PAGE_SHIFT;
+			slab_hi = (b + BLOCK_HDR + SLAB_SIZE) >> PAGE_SHIFT;
 		}
 		b += size;
 	}
@@ -489,7 +477,6 @@ int sma__heap_rebuild_locked(struct sma *a, int (*visit_slab)(struct sma *a, uin
 		} else {
 			clear_prev_free(a, b);
 		}
-		sma__slabs_release_empty_locked(a);
 	} else {
 		rc = -1;
 	}

@@ -1,9 +1,9 @@
 /*
- * repair.c -- what the living do for the dead: the repair the next lock
+ * 4_repair.c -- what the living do for the dead: the repair the next lock
  * holder runs after a holder died, the recovery of a dead thread's slot,
  * and sma_recover.
  *
- * A repair (lock.c L2) rebuilds the heap's derived state from the blocks
+ * A repair (1_lock.c L2) rebuilds the heap's derived state from the blocks
  * by one walk, then finishes or undoes the operation recorded in
  * header.op, then frees the library blocks nothing references any more.
  * A slot's recovery (R below) empties a slot whose thread is gone and
@@ -23,7 +23,15 @@
  *       nor free, and the one a dead thread was pushing only if no other
  *       cache holds it.
  */
-#include "internal.h"
+#include "4_repair.h"
+#include "1_lock.h"
+#include "1_sem.h"
+#include "2_heap.h"
+#include "2_object.h"
+#include "2_slab.h"
+#include "3_cache.h"
+#include "3_names.h"
+#include "4_sweep.h"
 
 #include <stdlib.h>
 
@@ -45,7 +53,7 @@ void sma__settle_inflight(const struct sma *a, const struct slot *s, const struc
 	int live = sma__object_live(a, x, &usable, NULL);
 	if (!live) {
 		if (cls < NSMALL) {
-			usable = sma__class_size[cls];
+			usable = class_size[cls];
 		} else {
 			uint64_t b = sma__heap_block_of(a, x);
 			uint64_t w = b ? hw_load(a, b) : BF_FREE;
@@ -55,7 +63,7 @@ void sma__settle_inflight(const struct sma *a, const struct slot *s, const struc
 		}
 		if (cls < NSMALL) {
 			unsigned idx;
-			const struct slab *sl = sma__slab_of(a, x, &idx);
+			const struct slab *sl = slab_of(a, x, &idx);
 			if (!sl || (sl->free[idx >> 6] & (1ull << (idx & 63))))
 				return; /* free in its slab */
 		}
@@ -91,7 +99,7 @@ void sma__settle_inflight(const struct sma *a, const struct slot *s, const struc
 static int held_elsewhere(struct sma *a, unsigned skip, uint64_t off)
 {
 	for (unsigned i = 0; i < a->h->nslots; i++) {
-		struct slot *s = sma__slot(a, i);
+		struct slot *s = slot_at(a, i);
 		if (i == skip || atomic_load(&s->state) != SLOT_HELD)
 			continue;
 		if (INF_OFF(atomic_load(&s->inf)) == off)
@@ -122,7 +130,7 @@ static void settle_log(struct sma *a, struct slot *s, struct cache_block *c)
 		unsigned w = (unsigned)(s->op_b >> 32);
 		uint64_t p = s->op_a, mask = s->op_c;
 		unsigned idx;
-		struct slab *sl = p ? sma__slab_of(a, p + SLAB_HDR, &idx) : NULL;
+		struct slab *sl = p ? slab_of(a, p + SLAB_HDR, &idx) : NULL;
 		if (sl && w < SLAB_WORDS && cnt0 <= a->ccap[cls] &&
 		    cnt0 + (uint32_t)__builtin_popcountll(mask) <= a->ccap[cls])
 			/* The take is one store: it happened or it did not. */
@@ -163,7 +171,7 @@ static void flush_all(struct sma *a, struct cache_block *c)
 void sma__slot_recover_locked(struct sma *a, unsigned i)
 {
 	struct sma_header *h = a->h;
-	struct slot *s = sma__slot(a, i);
+	struct slot *s = slot_at(a, i);
 	if (atomic_load(&s->state) != SLOT_HELD)
 		goto block; /* done, or never taken: a cache block may remain */
 	if (!(LOAD(s->gen) & 1))
@@ -194,7 +202,7 @@ void sma__slot_recover_locked(struct sma *a, unsigned i)
 		flush_all(a, c);
 		sma__slabs_disown_locked(a, i + 1);
 		/* The block is named in op before the slot lets go of it. */
-		sma__op_block(a, s->cache - 16);
+		sma__op_block(a, s->cache - BLOCK_HDR);
 		STORE(s->cache, 0);
 		STEP();
 	}
@@ -208,7 +216,7 @@ void sma__slot_recover_locked(struct sma *a, unsigned i)
 block:;
 	uint64_t b = h->op.block;
 	if (b && LOAD(h->op.kind) == LOP_SLOT && h->op.slot == i + 1) {
-		uint64_t w = sma__heap_block_of(a, b + 16) == b ? hw_load(a, b) : BF_FREE;
+		uint64_t w = sma__heap_block_of(a, b + BLOCK_HDR) == b ? hw_load(a, b) : BF_FREE;
 		if (!(w & BF_FREE) && hw_kind(w) == KIND_INTERNAL)
 			sma__heap_free_locked(a, b);
 		sma__op_block(a, 0);
@@ -229,25 +237,34 @@ unsigned sma__reclaim_dead_locked(struct sma *a)
 	return n;
 }
 
-/* ---- the repair of a dead holder's operation (lock.c L2) ----------------------- */
+/* ---- the repair of a dead holder's operation (1_lock.c L2) ----------------------- */
 
 static int visit_slab(struct sma *a, uint64_t p)
 {
 	return sma__slab_rebuild_locked(a, p);
 }
 
-void sma__repair_locked(struct sma *a)
+/* The rebuild driver: the heap's lists and the slabs' from one walk of the
+ * blocks, each slab taken back from its own bitmaps, then empty slabs
+ * released.  0, or -1 if the blocks do not tile the heap (H1). */
+static int rebuild_locked(struct sma *a)
+{
+	sma__slabs_reset_locked(a);
+	if (sma__heap_rebuild_locked(a, visit_slab) < 0)
+		return -1;
+	sma__slabs_release_empty_locked(a);
+	return 0;
+}
+
+/* Finishes, or undoes, the operation the dead holder recorded (its kind
+ * and snapshot in header.op), once the heap is walkable again. */
+static void finish_op_locked(struct sma *a)
 {
 	struct sma_header *h = a->h;
 	struct op_record *op = &h->op;
 	uint64_t x = op->obj, usable;
 
-	/* First make the heap walkable and its lists true again.  Blocks
-	 * that do not tile (H1: not something a death leaves) are not
-	 * touched further: the checker reports them. */
-	int walkable = sma__heap_rebuild_locked(a, visit_slab) == 0;
-
-	switch (walkable ? LOAD(op->kind) : LOP_NONE) {
+	switch (LOAD(op->kind)) {
 	case LOP_ALLOC:
 		/* x, once chosen, is the object: count it if it went live
 		 * uncounted; give a slab slot back if it never went live. */
@@ -262,7 +279,7 @@ void sma__repair_locked(struct sma *a)
 				BUMP(h->allocs, 1);
 		} else {
 			unsigned idx;
-			struct slab *s = sma__slab_of(a, x, &idx);
+			struct slab *s = slab_of(a, x, &idx);
 			if (s)
 				sma__slab_put_locked(a, s, idx);
 		}
@@ -319,6 +336,18 @@ void sma__repair_locked(struct sma *a)
 	default:
 		break;
 	}
+}
+
+void sma__repair_locked(struct sma *a)
+{
+	struct sma_header *h = a->h;
+
+	/* First make the heap walkable and its lists true again.  Blocks
+	 * that do not tile (H1: not something a death leaves) are not
+	 * touched further: the checker reports them. */
+	int walkable = rebuild_locked(a) == 0;
+	if (walkable)
+		finish_op_locked(a);
 	STEP();
 	/* Library blocks and named objects that a death left unreferenced. */
 	if (walkable)
@@ -331,20 +360,15 @@ void sma__repair_locked(struct sma *a)
 void sma__repair_init(void)
 {
 	sma__lock_on_death(sma__repair_locked);
+	sma__cache_on_recover(sma__slot_recover_locked, sma__reclaim_dead_locked);
 }
 
 /* ---- sma_recover ---------------------------------------------------------------- */
 
 int sma_recover(sma_t *a)
 {
-	if (!a) {
-		errno = EINVAL;
+	if (!handle_writable(a))
 		return -1;
-	}
-	if (a->flags & SMA_RDONLY) {
-		errno = EROFS;
-		return -1;
-	}
 	sma__cache_flush_self(a);
 	if (sma__lock(a) < 0)
 		return -1;
@@ -352,7 +376,7 @@ int sma_recover(sma_t *a)
 		sma__sem_heal_locked(a);
 	sma__reclaim_dead_locked(a);
 	sma__op_begin(a, LOP_RECOVER);
-	int rc = sma__heap_rebuild_locked(a, visit_slab);
+	int rc = rebuild_locked(a);
 	if (rc == 0)
 		sma__orphans_sweep_locked(a);
 	sma__op_end(a);
@@ -362,4 +386,15 @@ int sma_recover(sma_t *a)
 		return -1;
 	}
 	return 0;
+}
+
+/* Everything that holds memory back from an allocation and can be made to
+ * let go of it: this thread's cache, what dead processes held, and the
+ * slabs threads own (theirs only by preference).  With the lock held. */
+void sma__make_room_locked(struct sma *a)
+{
+	sma__cache_release_self_locked(a);
+	sma__reclaim_dead_locked(a);
+	for (uint32_t o = 1; o <= a->h->nslots; o++)
+		sma__slabs_disown_locked(a, o);
 }

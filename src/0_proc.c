@@ -1,5 +1,5 @@
 /*
- * proc.c -- facts about this process and others: thread and process ids
+ * 0_proc.c -- facts about this process and others: thread and process ids
  * (cached, and read again in a fork child), a random identity for this
  * process, its start time and PID namespace, and whether another process
  * has exited.
@@ -12,7 +12,7 @@
  * names a process that started at another time.  Pids of another PID
  * namespace mean nothing here: callers compare sma__self_pidns() first.
  */
-#include "internal.h"
+#include "0_proc.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -37,13 +37,6 @@ static struct {
 	uint64_t pidns;
 } self;
 static pthread_mutex_t self_lock = PTHREAD_MUTEX_INITIALIZER;
-
-void sma__assert_fail(const char *e, const char *file, int line)
-{
-	/* Only debug builds get here. */
-	fprintf(stderr, "sma: assertion failed: %s (%s:%d)\n", e, file, line);
-	abort();
-}
 
 pid_t sma__gettid(void)
 {
@@ -192,30 +185,3 @@ int sma__proc_started_after(pid_t pid, int64_t t)
 	return bt + (int64_t)(ts.start / (uint64_t)hz) > t + 1;
 }
 
-#ifdef SMA_CRASH_POINTS
-/*
- * The crash-test build (libsma_crash.la, for tests only): every STEP() in
- * an operation that changes the arena counts one step; after
- * sma__crash_after(n) the nth step _exits the process with status 77, as a
- * SIGKILL would stop it there.  sma__crash_steps() tells how many steps
- * were taken since the last sma__crash_after(), so that a test can learn
- * how many steps an operation has and then crash it at each.
- */
-static long crash_left;
-static long crash_count;
-void sma__crash_after(long n)
-{
-	crash_left = n;
-	crash_count = 0;
-}
-long sma__crash_steps(void)
-{
-	return crash_count;
-}
-void sma__step(void)
-{
-	crash_count++;
-	if (crash_left > 0 && --crash_left == 0)
-		_exit(77);
-}
-#endif

@@ -1,5 +1,5 @@
 /*
- * lock.c -- the arena lock, and the record of the operation its holder is
+ * 1_lock.c -- the arena lock, and the record of the operation its holder is
  * in.
  *
  * The lock is a robust, process-shared pthread mutex in the header.  The
@@ -18,7 +18,7 @@
  *   L1  lock_pid is non-zero only while a thread holds the lock; it is
  *       shown, never trusted (pids of another namespace mean nothing).
  *   L2  a taker that gets EOWNERDEAD makes the mutex consistent at once,
- *       then runs the repair (repair.c registers it): it rebuilds the
+ *       then runs the repair (4_repair.c registers it): it rebuilds the
  *       derived state and finishes or undoes the operation in op.  If the
  *       taker dies during the repair, the next taker gets EOWNERDEAD and
  *       repairs again: a repair may be stopped at any step and started
@@ -31,12 +31,13 @@
  *
  * Why a walk and not a per-operation undo log for the heap: an operation
  * touches at most a few headers, each written with one atomic store in an
- * order that leaves every intermediate state walkable (heap.c), so the walk
+ * order that leaves every intermediate state walkable (2_heap.c), so the walk
  * needs no log, and the record here is enough to finish a free or count an
  * allocation.  Repair is O(heap) but happens only after a holder died,
  * which is rare; the common path pays nothing for it.
  */
-#include "internal.h"
+#include "1_lock.h"
+#include "0_proc.h"
 
 #include <time.h>
 
@@ -257,4 +258,12 @@ void sma__op_end(struct sma *a)
 {
 	DASSERT(sma__lock_held(a));
 	STORE_REL(a->h->op.kind, LOP_NONE);
+}
+
+/* Takes the lock for a reader on a writable handle; 1 if taken. */
+int sma__lock_reader(struct sma *a)
+{
+	if ((a->flags & SMA_RDONLY) || sma__lock_held(a))
+		return 0;
+	return sma__lock_look(a) == 0;
 }

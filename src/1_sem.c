@@ -1,5 +1,5 @@
 /*
- * sem.c -- the arena's System V semaphore set: the liveness tokens of the
+ * 1_sem.c -- the arena's System V semaphore set: the liveness tokens of the
  * slots, and a new set when the old one was removed from outside.
  *
  *   set: [0] SEM_MARK | [1] token of slot 0 | [2] token of slot 1 | ...
@@ -26,19 +26,14 @@
  *   T2  a held slot whose set_gen equals header.set_gen has its token
  *       raised while its owner lives.
  */
-#include "internal.h"
+#include "1_sem.h"
+#include "0_proc.h"
+#include "1_lock.h"
 
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <time.h>
-
-union semun {
-	int val;
-	struct semid_ds *buf;
-	unsigned short *array;
-	struct seminfo *info;
-};
 
 /* How many lock acquisitions pass between two looks at the set. */
 #define CHECK_EVERY 64
@@ -171,7 +166,7 @@ static int token_op(struct sma *a, unsigned i, short delta)
 /* Raises slot i's token for this process (T2); -1 if the set refuses. */
 int sma__token_raise_locked(struct sma *a, unsigned i)
 {
-	struct slot *s = sma__slot(a, i);
+	struct slot *s = slot_at(a, i);
 	if (token_op(a, i, 1) < 0)
 		return -1;
 	s->set_gen = LOAD(a->h->set_gen);
@@ -181,7 +176,7 @@ int sma__token_raise_locked(struct sma *a, unsigned i)
 /* Lowers slot i's token, raised by this process in this set generation. */
 void sma__token_drop_locked(struct sma *a, unsigned i)
 {
-	struct slot *s = sma__slot(a, i);
+	struct slot *s = slot_at(a, i);
 	if (s->set_gen == LOAD(a->h->set_gen) && s->owner_id == sma__self_id())
 		token_op(a, i, -1);
 }
@@ -195,7 +190,7 @@ void sma__token_drop_locked(struct sma *a, unsigned i)
 int sma__slot_liveness(struct sma *a, unsigned i)
 {
 	const struct sma_header *h = a->h;
-	const struct slot *s = sma__slot(a, i);
+	const struct slot *s = slot_at(a, i);
 	if (atomic_load_explicit(&s->state, memory_order_acquire) != SLOT_HELD)
 		return LIVE_FREE;
 	if (LOAD(s->owner_id) == sma__self_id())
@@ -215,4 +210,23 @@ int sma__slot_liveness(struct sma *a, unsigned i)
 	if (ns && ns == sma__self_pidns() && sma__proc_gone(LOAD(s->pid), LOAD(s->start)))
 		return LIVE_DEAD;
 	return LIVE_ALIVE;
+}
+
+/* ---- peeking at segments ---------------------------------------------------- */
+
+/*
+ * Detaches a segment attached only to look at it (sma ls, the orphan
+ * check).  If its arena was destroyed meanwhile and this was the last
+ * attachment, its semaphore set goes too: the process that destroyed it
+ * left that to the last one out.
+ */
+void sma__peek_detach(const struct sma_header *h, int shmid)
+{
+	int semid = -1;
+	if (atomic_load(&((struct sma_header *)h)->magic) == SMA_MAGIC)
+		semid = LOAD(((struct sma_header *)h)->semid);
+	shmdt(h);
+	struct shmid_ds ds;
+	if (semid >= 0 && shmctl(shmid, IPC_STAT, &ds) < 0 && (errno == EINVAL || errno == EIDRM))
+		semctl(semid, 0, IPC_RMID);
 }

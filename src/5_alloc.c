@@ -1,99 +1,20 @@
 /*
- * alloc.c -- the public allocation calls: sma_alloc and friends.
+ * 5_alloc.c -- the public allocation calls: sma_alloc and friends.
  *
- * Each call first tries this thread's cache (cache.c), which needs no lock;
+ * Each call first tries this thread's cache (3_cache.c), which needs no lock;
  * what the cache cannot do is done under the arena lock ("_locked"
  * functions), with the operation recorded in the header for repair
- * (lock.c).  Every offset a caller hands in is checked against the page
+ * (1_lock.c).  Every offset a caller hands in is checked against the page
  * map and the block or slab it names before anything is changed: an offset
  * that is not a live object fails with EINVAL and changes nothing.
  */
-#include "internal.h"
-#include "cache_fast.h"
-
-static int writable(const sma_t *a)
-{
-	if (UNLIKELY(!a)) {
-		errno = EINVAL;
-		return 0;
-	}
-	if (UNLIKELY(a->flags & SMA_RDONLY)) {
-		errno = EROFS;
-		return 0;
-	}
-	return 1;
-}
-
-/*
- * 1 if off is a live object, with its usable size and kind; 0 if not.
- * Lock free: reads only checked metadata.
- */
-int sma__object_live(const struct sma *a, uint64_t off, uint64_t *usable, unsigned *kind)
-{
-	if (off >= a->size || (off & 15))
-		return 0;
-	unsigned idx;
-	struct slab *s = sma__slab_of(a, off, &idx);
-	if (s) {
-		if (!(atomic_load(&s->live[idx >> 6]) & (1ull << (idx & 63))))
-			return 0;
-		if (usable)
-			*usable = sma__class_size[s->cls];
-		if (kind)
-			*kind = KIND_USER;
-		return 1;
-	}
-	uint64_t b = sma__heap_block_of(a, off);
-	if (!b)
-		return 0;
-	uint64_t w = hw_load(a, b);
-	unsigned k = hw_kind(w);
-	if ((w & BF_FREE) || !(w & BF_LIVE) || (k != KIND_USER && k != KIND_NAMED))
-		return 0;
-	if (usable)
-		*usable = hw_size(w) - BLOCK_OVERHEAD;
-	if (kind)
-		*kind = k;
-	return 1;
-}
-
-/* Gives a no-longer-live object back to its slab or the heap (the caller
- * cleared its live bit).  Does nothing if it is already back. */
-int sma__free_object_locked(struct sma *a, uint64_t off)
-{
-	unsigned idx;
-	struct slab *s = sma__slab_of(a, off, &idx);
-	if (s) {
-		if (!(atomic_load(&s->live[idx >> 6]) & (1ull << (idx & 63))))
-			sma__slab_put_locked(a, s, idx);
-		return 0;
-	}
-	uint64_t b = sma__heap_block_of(a, off);
-	if (!b)
-		return -1;
-	uint64_t w = hw_load(a, b);
-	if (w & (BF_FREE | BF_LIVE))
-		return -1;
-	sma__heap_free_locked(a, b);
-	return 0;
-}
-
-/* Which class caches the object at off: its slab's, or its usable size's
- * for a medium heap block; NCLASSES if no cache holds such an object. */
-uint64_t sma__object_class(const struct sma *a, uint64_t off)
-{
-	unsigned idx;
-	const struct slab *s = sma__slab_of(a, off, &idx);
-	if (s)
-		return s->cls;
-	uint64_t b = sma__heap_block_of(a, off);
-	if (!b)
-		return NCLASSES;
-	uint64_t usable = hw_size(hw_load(a, b)) - BLOCK_OVERHEAD;
-	if (usable <= SMALL_MAX || usable > CACHE_MAX)
-		return NCLASSES;
-	return size_class(usable);
-}
+#include "1_lock.h"
+#include "2_heap.h"
+#include "2_object.h"
+#include "2_slab.h"
+#include "3_cache.h"
+#include "3_cache_fast.h"
+#include "4_repair.h"
 
 /*
  * One live object of at least size bytes aligned to align, or 0.  Counted
@@ -108,12 +29,12 @@ static uint64_t alloc_locked(struct sma *a, size_t size, size_t align, unsigned 
 		unsigned cls = size_class(size);
 		h->cls[cls].requests++;
 		off = sma__slab_alloc_locked(a, cls);
-		usable = sma__class_size[cls];
+		usable = class_size[cls];
 		if (!off) {
 			/* No slab can be had: a heap fragment will do. */
 			uint64_t b = sma__heap_alloc_locked(a, size, ALIGN, KIND_USER);
 			if (b) {
-				off = b + 16;
+				off = b + BLOCK_HDR;
 				usable = hw_size(hw_load(a, b)) - BLOCK_OVERHEAD;
 			} else {
 				h->cls[cls].failures++;
@@ -124,7 +45,7 @@ static uint64_t alloc_locked(struct sma *a, size_t size, size_t align, unsigned 
 			h->cls[size_class(size)].requests++;
 		uint64_t b = sma__heap_alloc_locked(a, size, align, kind);
 		if (b) {
-			off = b + 16;
+			off = b + BLOCK_HDR;
 			usable = hw_size(hw_load(a, b)) - BLOCK_OVERHEAD;
 		} else if (size <= CACHE_MAX && kind == KIND_USER) {
 			h->cls[size_class(size)].failures++;
@@ -138,17 +59,6 @@ static uint64_t alloc_locked(struct sma *a, size_t size, size_t align, unsigned 
 	}
 	sma__op_end(a);
 	return off;
-}
-
-/* Everything that holds memory back from an allocation and can be made to
- * let go of it: this thread's cache, what dead processes held, and the
- * slabs threads own (theirs only by preference).  With the lock held. */
-void sma__make_room_locked(struct sma *a)
-{
-	sma__cache_release_self_locked(a);
-	sma__reclaim_dead_locked(a);
-	for (uint32_t o = 1; o <= a->h->nslots; o++)
-		sma__slabs_disown_locked(a, o);
 }
 
 /* The locked path: allocate; if the heap is full, make room and try once
@@ -174,7 +84,7 @@ static sma_off_t alloc_slow(sma_t *a, size_t size, size_t align)
 
 sma_off_t sma_alloc(sma_t *a, size_t size)
 {
-	if (!writable(a))
+	if (!handle_writable(a))
 		return SMA_NULL;
 	if (LIKELY(size <= CACHE_MAX)) {
 		uint64_t off;
@@ -190,7 +100,7 @@ sma_off_t sma_alloc(sma_t *a, size_t size)
 sma_off_t sma_calloc(sma_t *a, size_t nmemb, size_t size)
 {
 	size_t n;
-	if (!writable(a))
+	if (!handle_writable(a))
 		return SMA_NULL;
 	if (__builtin_mul_overflow(nmemb, size, &n)) {
 		errno = ENOMEM;
@@ -204,7 +114,7 @@ sma_off_t sma_calloc(sma_t *a, size_t nmemb, size_t size)
 
 sma_off_t sma_aligned_alloc(sma_t *a, size_t alignment, size_t size)
 {
-	if (!writable(a))
+	if (!handle_writable(a))
 		return SMA_NULL;
 	/* Segments are attached on page boundaries: beyond a page, an aligned
 	 * offset would not give an aligned address in every process. */
@@ -241,13 +151,13 @@ static int free_locked(struct sma *a, uint64_t off)
 	sma__op_begin(a, LOP_FREE);
 	sma__op_object(a, off, usable);
 	unsigned idx;
-	struct slab *s = sma__slab_of(a, off, &idx);
+	struct slab *s = slab_of(a, off, &idx);
 	uint64_t was;
 	if (s) {
 		uint64_t bit = 1ull << (idx & 63);
 		was = atomic_fetch_and(&s->live[idx >> 6], ~bit) & bit;
 	} else {
-		was = atomic_fetch_and(bhdr(a, off - 16), ~BF_LIVE) & BF_LIVE;
+		was = atomic_fetch_and(bhdr(a, off - BLOCK_HDR), ~BF_LIVE) & BF_LIVE;
 	}
 	if (!was) {
 		/* Freed by another thread since we looked. */
@@ -289,17 +199,17 @@ int sma_free(sma_t *a, sma_off_t off)
 {
 	if (off == SMA_NULL)
 		return 0;
-	if (!writable(a))
+	if (!handle_writable(a))
 		return -1;
 	if (UNLIKELY(off >= a->size || (off & 15))) {
 		errno = EINVAL;
 		return -1;
 	}
 	unsigned idx;
-	struct slab *s = sma__slab_of(a, off, &idx);
+	struct slab *s = slab_of(a, off, &idx);
 	if (s) {
 		struct live_ref lr = { &s->live[idx >> 6], 1ull << (idx & 63) };
-		int rc = sma__cache_free(a, off, s->cls, sma__class_size[s->cls], lr);
+		int rc = sma__cache_free(a, off, s->cls, class_size[s->cls], lr);
 		if (rc <= 0)
 			return rc;
 		return free_locked(a, off);
@@ -323,7 +233,7 @@ sma_off_t sma_realloc(sma_t *a, sma_off_t off, size_t size)
 {
 	if (off == SMA_NULL)
 		return sma_alloc(a, size);
-	if (!writable(a))
+	if (!handle_writable(a))
 		return SMA_NULL;
 	uint64_t usable;
 	unsigned kind;
@@ -352,7 +262,7 @@ sma_off_t sma_realloc(sma_t *a, sma_off_t off, size_t size)
 		/* Grow or shrink in place when the neighbour allows. */
 		if (sma__lock(a) < 0)
 			return SMA_NULL;
-		uint64_t b = off - 16;
+		uint64_t b = off - BLOCK_HDR;
 		sma__op_begin(a, LOP_RESIZE);
 		sma__op_object(a, off, usable);
 		int ok = (hw_load(a, b) & BF_LIVE) && sma__heap_resize_locked(a, b, size) == 0;
@@ -407,7 +317,7 @@ sma_off_t sma_off(const sma_t *a, const void *p)
 
 int sma_flush(sma_t *a)
 {
-	if (!writable(a))
+	if (!handle_writable(a))
 		return -1;
 	sma__cache_flush_self(a);
 	return 0;

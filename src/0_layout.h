@@ -1,90 +1,66 @@
 /*
- * internal.h -- the layout of an sma segment and what the modules share.
+ * 0_layout.h -- the layout of an sma segment, and the arithmetic on it
+ * that every floor shares.
  *
  * The segment, at any address in any process:
  *
- *   0          hdr_size   slots_off       pmap_off        buckets_off  heap_off                 size
+ *   0          HDR_BYTES  slots_off       pmap_off        buckets_off  heap_off                 size
  *   +----------+----------+---------------+---------------+------------+------------ ... -------+
  *   | header   | (pad)    | slot table    | page map      | name index | heap: blocks, slabs    |
- *   | magic,   |          | nslots x 128B | u32 per page  | u64/bucket | (heap.c, slab.c)       |
- *   | lock,    |          | (cache.c)     | (heap.c)      | (named.c)  |                        |
+ *   | magic,   |          | nslots x 1 KiB| u32 per page  | u64/bucket | (2_heap.c, 2_slab.c)   |
+ *   | lock,    |          | (3_cache.c)   | (2_heap.c)    | (3_names.c)|                        |
  *   | counters |          |               |               |            |                        |
  *   +----------+----------+---------------+---------------+------------+------------ ... -------+
  *
  * Every field in the segment is a fixed-width integer; references are byte
  * offsets from the start of the segment, 0 meaning none (offset 0 is the
- * header, so no object has it).  An sma_off_t keeps its top 24 bits for a
- * segment number (always 0 for now: OFF_SEG_SHIFT), so that an arena can
- * later grow by segments without changing the API.
+ * header, so no object has it).  The arena lock and the init lock are the
+ * exception: robust pthread mutexes (1_lock.c, 5_open.c).
  *
- * Who owns what:
- *   segment.c  the header's identity and initialisation; open, close, destroy
- *   lock.c     the arena lock (System V semaphore with SEM_UNDO), its holder
- *              record and the repair of an operation whose holder died
- *   heap.c     the blocks of the heap: a two-level segregated fit (TLSF)
- *              with boundary tags, and the page map
- *   slab.c     small objects: size classes served from slabs with bitmaps
- *   cache.c    the slot table and the per-thread caches held in it
- *   alloc.c    the public allocation calls
- *   named.c    the named-object index
- *   inspect.c  stats, walk, check, recover, info
+ * The files of src/ stand on floors, each using only those below it (the
+ * number in a file's name is its floor):
+ *   0  the layout (this file, 0_base.h) and the facts of processes
+ *      (0_proc.c); the crash points of the test build (0_crash.c)
+ *   1  the arena lock and its operation record (1_lock.c), the semaphore
+ *      set and the liveness tokens (1_sem.c)
+ *   2  the structures: the heap (2_heap.c), slabs (2_slab.c), the object
+ *      layer (2_object.c)
+ *   3  the caches (3_cache.c, 3_cache_fast.h), the handle registry
+ *      (3_registry.c), the name index (3_names.c)
+ *   4  repair: what the living do for the dead (4_repair.c, 4_sweep.c); it
+ *      registers itself with the lock and the caches, which never call up
+ *   5  the public calls: opening (5_open.c), allocation (5_alloc.c), named
+ *      objects (5_named.c), figures (5_stats.c), the walk (5_walk.c), the
+ *      checker (5_check.c, 5_check_caches.c, 5_problems.c), sma_ls
+ *      (5_ls.c), the mutex (5_mutex.c)
  *
  * Every change to this file's shared structures bumps SMA_LAYOUT.
  */
-#ifndef SMA_INTERNAL_H
-#define SMA_INTERNAL_H
+#ifndef SMA_LAYOUT_H
+#define SMA_LAYOUT_H
 
-#include "config.h"
-
-#include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdint.h>
-#include <string.h>
-#include <sys/types.h>
-
-#include "sma.h"
+#include "0_base.h"
 
 #define SMA_MAGIC 0x31414d5320414d53ULL /* "SMA SMA1" */
-#define SMA_LAYOUT 4u
+#define SMA_LAYOUT 5u
 
 #define PAGE 4096u	/* granule of the page map and of slabs */
 #define PAGE_SHIFT 12
 #define ALIGN 16u	/* alignment of every object */
 
+/* The smallest heap, and the smallest segment, that make an arena. */
+#define MIN_HEAP (64u * 1024)
+#define MIN_SEGMENT (HDR_BYTES + MIN_HEAP)
 #define MAX_SLOTS 256	/* slots of the largest arenas */
 #define MAX_BUCKETS 65536u /* buckets of the name index, at most */
 
-#define OFF_SEG_SHIFT 40 /* sma_off_t: segment << 40 | byte offset */
+/* sma_off_t: segment << OFF_SEG_SHIFT | byte offset in the segment.  A
+ * whole offset takes OFF_BITS bits; every packed word of the segment that
+ * holds an offset (cache entries, the in-flight record) keeps all of them. */
+#define OFF_SEG_SHIFT 40
+#define OFF_SEG_BITS 12 /* up to 4096 segments (shmmni's default) */
+#define OFF_BITS (OFF_SEG_SHIFT + OFF_SEG_BITS)
 #define OFF_MASK ((UINT64_C(1) << OFF_SEG_SHIFT) - 1)
-
-/* Words read by other threads (or processes) without the lock: relaxed
- * atomic accesses, which cost what plain ones do. */
-#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
-#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
-#define LOAD_ACQ(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
-#define STORE_REL(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
-/* x += v by the one writer of x */
-#define BUMP(x, v) STORE(x, LOAD(x) + (v))
-
-#define LIKELY(x) __builtin_expect(!!(x), 1)
-#define UNLIKELY(x) __builtin_expect(!!(x), 0)
-
-#ifndef SMA_DEBUG
-#define SMA_DEBUG 0
-#endif
-#define HIDDEN __attribute__((visibility("hidden")))
-/* Thread-locals of the library: static TLS, reached without a call. */
-#define TLS _Thread_local __attribute__((tls_model("initial-exec")))
-HIDDEN void sma__assert_fail(const char *e, const char *file, int line);
-
-/* A debug assertion: compiled always, checked only in debug builds. */
-#define DASSERT(e)                                                        \
-	do {                                                              \
-		if (SMA_DEBUG && !(e))                                    \
-			sma__assert_fail(#e, __FILE__, __LINE__);         \
-	} while (0)
-
 
 /* ---- size classes --------------------------------------------------------
  *
@@ -99,7 +75,7 @@ HIDDEN void sma__assert_fail(const char *e, const char *file, int line);
 #define NCLASSES 80
 #define CACHE_MAX 65536u
 
-/* ---- the page map (heap.c) ----------------------------------------------
+/* ---- the page map (2_heap.c) ----------------------------------------------
  * One u32 per page of the segment:
  *   0                       no block starts in this page
  *   PM_SLAB | page index    the page belongs to the slab starting at that page
@@ -110,7 +86,7 @@ HIDDEN void sma__assert_fail(const char *e, const char *file, int line);
 #define PM_FIRST 0x40000000u
 #define PM_VAL 0x3fffffffu
 
-/* ---- heap blocks (heap.c) -------------------------------------------------
+/* ---- heap blocks (2_heap.c) -------------------------------------------------
  *
  *   B+0       B+8        B+16                              B+size   B+size+8
  *   +---------+----------+--- payload (usable = size-8) ---+--------+
@@ -138,6 +114,7 @@ HIDDEN void sma__assert_fail(const char *e, const char *file, int line);
 enum { KIND_USER = 0, KIND_SLAB = 1, KIND_NAMED = 2, KIND_INTERNAL = 3 };
 #define MIN_BLOCK 32u
 #define BLOCK_OVERHEAD 8u /* size - usable */
+#define BLOCK_HDR 16u	  /* from a block to its object */
 
 /* TLSF geometry: 16 second-level lists per power of two from 256 bytes. */
 #define SL_LOG2 4
@@ -147,7 +124,7 @@ enum { KIND_USER = 0, KIND_SLAB = 1, KIND_NAMED = 2, KIND_INTERNAL = 3 };
 #define FL_MAX 44
 #define FL_COUNT (FL_MAX - FL_SHIFT + 1)
 
-/* ---- slabs (slab.c) ---------------------------------------------------------
+/* ---- slabs (2_slab.c) ---------------------------------------------------------
  *
  *   P (page aligned)                                   P + SLAB_SIZE
  *   +-------------+------+------+------+-- ... --+------+------+
@@ -189,7 +166,7 @@ struct class_state {
 	uint64_t failures;  /* of which failed for want of memory */
 };
 
-/* ---- the slot table (cache.c) --------------------------------------------
+/* ---- the slot table (3_cache.c) --------------------------------------------
  *
  * A slot belongs to one thread of one process while that thread uses a
  * cache.  Its in-flight record and cache are written only by that thread
@@ -201,7 +178,7 @@ struct class_state {
  * with SEM_UNDO when it took the slot, in set generation set_gen; the
  * kernel lowers it when the process exits, before it is a zombie and
  * whatever its PID namespace.  A slot whose token is 0 in the current
- * set is dead (proc.c, sem.c).
+ * set is dead (0_proc.c, 1_sem.c).
  */
 enum { SLOT_FREE = 0, SLOT_HELD = 1 };
 enum { INF_NONE = 0, INF_POP = 1, INF_PUSH = 2 };
@@ -240,7 +217,7 @@ struct slot {
 	uint64_t op_b;		/* refill: word index << 32 | count before; flush: n */
 	uint64_t op_c;		/* refill: mask of the slots taken */
 	/* Heads of the lists of the owner's slabs with free slots, per
-	 * small class (slab.c S3; derived: a rebuild clears them). */
+	 * small class (2_slab.c S3; derived: a rebuild clears them). */
 	uint64_t own[NSMALL];
 	/* Allocations asked per class through this slot, ever. */
 	uint64_t req[NCLASSES];
@@ -250,7 +227,7 @@ _Static_assert(sizeof(struct slot) <= SLOT_BYTES, "slot fits");
 #define INF_OFF(v) ((v) & ~(uint64_t)15)
 #define INF_KIND(v) ((unsigned)((v) & 15))
 
-/* The cache block of a slot (cache.c) is a heap block of kind
+/* The cache block of a slot (3_cache.c) is a heap block of kind
  * KIND_INTERNAL: the count of each class, then the cached entries, class
  * cls at a->cbase[cls], a->ccap[cls] of them. */
 struct cache_block {
@@ -260,7 +237,7 @@ struct cache_block {
 #define CACHE_HDR_BYTES (4u * NCLASSES)
 _Static_assert(sizeof(struct cache_block) == CACHE_HDR_BYTES, "cache block header");
 
-/* The arena's System V semaphore set (sem.c): semaphore 0 holds SEM_MARK,
+/* The arena's System V semaphore set (1_sem.c): semaphore 0 holds SEM_MARK,
  * by which `sma ls` knows a set as sma's; semaphore 1 + i is the liveness
  * token of slot i. */
 #define SEM_MARK 1453
@@ -272,7 +249,7 @@ enum { INIT_NONE = 0, INIT_BUSY = 1, INIT_READY = 2 };
 
 /*
  * The operation a lock holder is in, for the next holder to finish or undo
- * (lock.c writes it, repair.c reads it).  Each kind says which fields of
+ * (1_lock.c writes it, 4_repair.c reads it).  Each kind says which fields of
  * struct op_record it uses.
  */
 enum {
@@ -306,7 +283,7 @@ struct sma_header {
 	uint32_t layout;	   /* SMA_LAYOUT */
 	_Atomic uint32_t init;	   /* INIT_* */
 	/* Held by whoever initialises the segment: a robust, process-shared
-	 * mutex, so that an initialiser's death is known (segment.c). */
+	 * mutex, so that an initialiser's death is known (5_open.c). */
 	pthread_mutex_t init_lock;
 	int32_t init_pid;	   /* process that initialised it (shown) */
 	uint32_t ptr_bits;	   /* 64 */
@@ -315,7 +292,7 @@ struct sma_header {
 	uint64_t path_dev;	   /* device of the ftok path, 0 = none */
 	uint64_t path_ino;	   /* inode of the ftok path, 0 = none */
 	int32_t key;		   /* System V key, 0 = IPC_PRIVATE */
-	int32_t semid;		   /* the semaphore set (sem.c) */
+	int32_t semid;		   /* the semaphore set (1_sem.c) */
 	uint32_t set_gen;	   /* bumped each time the set is replaced */
 	uint32_t sets_replaced;	   /* sets made after the first was removed */
 	uint32_t mode;		   /* permission bits of the segment and set */
@@ -337,7 +314,7 @@ struct sma_header {
 	uint64_t small_cap;	   /* objects a thread caches per small class:
 				      16..256, a power of 2, by heap size */
 
-	/* the arena lock (lock.c): a robust, process-shared mutex; the
+	/* the arena lock (1_lock.c): a robust, process-shared mutex; the
 	 * kernel releases it, marked, when its holder dies */
 	uint8_t pad0[64];
 	pthread_mutex_t lock;
@@ -358,7 +335,7 @@ struct sma_header {
 	uint64_t heap_free_blocks; /* free heap blocks (derived) */
 	uint64_t named;		   /* named objects */
 	/* Even when the name index is still; odd while a writer changes it
-	 * (named.c): readers without the lock look again when it moved. */
+	 * (5_named.c): readers without the lock look again when it moved. */
 	uint64_t names_seq;
 
 	/* the heap's free lists (derived from the blocks) */
@@ -405,6 +382,21 @@ static inline void *at(const struct sma *a, uint64_t off)
 static inline uint64_t off_of(const struct sma *a, const void *p)
 {
 	return (uint64_t)((const char *)p - a->base);
+}
+
+/* 1 when a is a handle that may change its arena; 0 with errno EINVAL (no
+ * handle) or EROFS (a read-only one). */
+static inline int handle_writable(const struct sma *a)
+{
+	if (UNLIKELY(!a)) {
+		errno = EINVAL;
+		return 0;
+	}
+	if (UNLIKELY(a->flags & SMA_RDONLY)) {
+		errno = EROFS;
+		return 0;
+	}
+	return 1;
 }
 
 /* ---- heap block helpers ---------------------------------------------------- */
@@ -465,10 +457,23 @@ static inline void pm_store(struct sma *a, uint64_t pg, uint32_t v)
 
 /* ---- size classes ------------------------------------------------------------ */
 
-HIDDEN extern const uint32_t sma__class_size[NCLASSES];
+/* The size of each class, and for the small ones the objects of a slab
+ * and the reciprocal that turns a distance in a slab into an index. */
+#define C16(d, j) ((256u << (d)) + ((j) + 1u) * (32u << (d)))
+#define CD(d) C16(d, 0), C16(d, 1), C16(d, 2), C16(d, 3), C16(d, 4), C16(d, 5), C16(d, 6), C16(d, 7)
+static const uint32_t class_size[NCLASSES] = {
+	16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256,
+	CD(0), CD(1), CD(2), CD(3), CD(4), CD(5), CD(6), CD(7),
+};
+_Static_assert(C16(7, 7) == CACHE_MAX, "the last class is CACHE_MAX");
+#define SLAB_NOBJ(c) ((SLAB_SIZE - SLAB_HDR) / (16u * ((c) + 1u)))
+#define SLAB_INV(c) (((1ull << 32) + 16u * ((c) + 1u) - 1) / (16u * ((c) + 1u)))
+#define SMALL16(X) X(0), X(1), X(2), X(3), X(4), X(5), X(6), X(7), X(8), X(9), X(10), X(11), X(12), X(13), X(14), X(15)
+static const uint16_t slab_nobj[NSMALL] = { SMALL16(SLAB_NOBJ) };
+static const uint64_t slab_inv[NSMALL] = { SMALL16(SLAB_INV) };
 
-/* G2: the geometry in the header fits the segment (internal.h so that the
- * open and the checker use the same test). */
+/* G2: the geometry in the header fits the segment (here so that the open
+ * and the checker use the same test). */
 static inline int geometry_ok(const struct sma *a)
 {
 	const struct sma_header *h = a->h;
@@ -482,12 +487,26 @@ static inline int geometry_ok(const struct sma *a)
 	       h->pmap_off >= h->slots_off + (uint64_t)h->nslots * SLOT_BYTES && !(h->pmap_off & 3) &&
 	       h->buckets_off >= h->pmap_off + h->npages * 4 && !(h->buckets_off & 7) &&
 	       h->heap_off >= h->buckets_off + (uint64_t)h->nbuckets * 8 && !(h->heap_off & 15) &&
-	       h->heap_off + MIN_BLOCK < h->heap_end && h->heap_end + 16 == h->size &&
+	       h->heap_off + MIN_BLOCK < h->heap_end && h->heap_end + BLOCK_HDR == h->size &&
 	       h->heap_size < h->size &&
 	       h->cache_bytes == CACHE_HDR_BYTES + 8ull * a->entries;
 }
 
 static inline unsigned msb64(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }
+
+/* The TLSF list (first level fl, second level sl) of a free block of size
+ * bytes: the heap files blocks by it, the checker verifies it (H4). */
+static inline void tlsf_mapping(uint64_t size, unsigned *fl, unsigned *sl)
+{
+	if (size < (1u << FL_SHIFT)) {
+		*fl = 0;
+		*sl = (unsigned)(size >> 4);
+	} else {
+		unsigned f = msb64(size);
+		*sl = (unsigned)(size >> (f - SL_LOG2)) ^ SL_COUNT;
+		*fl = f - (FL_SHIFT - 1);
+	}
+}
 
 /* The smallest class whose size is at least n (n <= CACHE_MAX). */
 static inline unsigned size_class(size_t n)
@@ -498,111 +517,41 @@ static inline unsigned size_class(size_t n)
 	uint64_t base = (uint64_t)256 << d, step = (uint64_t)32 << d;
 	return NSMALL + d * 8 + (unsigned)((n - base + step - 1) / step) - 1;
 }
-/* A cache entry: the object's offset, and for a medium class its usable
- * size in the top bits (so that a fitting block is chosen without reading
- * its header). */
-#define ENTRY_SHIFT OFF_SEG_SHIFT
-static inline uint64_t entry_off(uint64_t e) { return e & OFF_MASK; }
-static inline uint64_t entry_usable(uint64_t e) { return e >> ENTRY_SHIFT; }
-static inline uint64_t entry_make(uint64_t off, uint64_t usable) { return off | usable << ENTRY_SHIFT; }
-
-/* ---- module interfaces -------------------------------------------------- */
-
-/* proc.c: facts about this process and others */
-HIDDEN pid_t sma__gettid(void);
-HIDDEN pid_t sma__getpid(void);			/* cached, fork-safe */
-HIDDEN uint64_t sma__self_id(void);		/* random, new in a fork child */
-HIDDEN uint64_t sma__self_start(void);
-HIDDEN uint64_t sma__self_pidns(void);		/* 0 if unknown */
-struct task_stat {
-	char state;	 /* field 3 of /proc/PID/stat: R, S, D, Z, X, ... */
-	uint64_t start;	 /* field 22: start time in clock ticks since boot */
-};
-/* The stat line of thread tid of process pid (tid 0: the process); 0, or
- * -1 with errno (ENOENT: no such task visible here). */
-HIDDEN int sma__task_stat(pid_t pid, pid_t tid, struct task_stat *ts);
-/* 1 when process pid (started at start, 0 = any) has exited, a zombie
- * included, or its pid names another process now; 0 when it may run. */
-HIDDEN int sma__proc_gone(pid_t pid, uint64_t start);
-/* 1 when process pid started after time t (seconds since the epoch). */
-HIDDEN int sma__proc_started_after(pid_t pid, int64_t t);
-HIDDEN extern _Atomic uint32_t sma__fork_gen;
-HIDDEN void sma__init_once(void);
-
-/* crash points: in the crash-test build, the Nth step _exits */
-#ifdef SMA_CRASH_POINTS
-HIDDEN void sma__step(void);
-void sma__crash_after(long n);	/* the nth step from now _exits (status 77) */
-long sma__crash_steps(void);	/* steps since sma__crash_after */
-#define STEP() sma__step()
-#else
-#define STEP() ((void)0)
-#endif
-
-/* lock.c: the arena lock and the record of the operation in flight */
-HIDDEN int sma__lock(struct sma *a);		 /* 0, or -1 with errno */
-HIDDEN int sma__lock_within(struct sma *a, int seconds); /* 0, or -1 (ETIMEDOUT) */
-HIDDEN int sma__lock_look(struct sma *a);	 /* for a look: not in lock_ops */
-/* pthread_mutex_lock of a robust mutex, waking now and then (lock.c). */
-HIDDEN int sma__mutex_lock_sliced(pthread_mutex_t *m);
-HIDDEN void sma__unlock(struct sma *a);
-HIDDEN int sma__lock_held(const struct sma *a);
-/* 1 when the lock word says its holder died and nobody has repaired yet
- * (readable on a read-only handle and an image). */
-HIDDEN int sma__lock_holder_died(const struct sma *a);
-/* The function the next holder runs when the previous one died. */
-HIDDEN void sma__lock_on_death(void (*repair)(struct sma *a));
-HIDDEN void sma__lock_after_fork(void);
-HIDDEN void sma__op_begin(struct sma *a, uint32_t kind);
-HIDDEN void sma__op_object(struct sma *a, uint64_t obj, uint64_t usable);
-HIDDEN void sma__op_slot(struct sma *a, unsigned slot);
-HIDDEN void sma__op_block(struct sma *a, uint64_t block);
-HIDDEN void sma__op_end(struct sma *a);
-
-/* sem.c: the semaphore set and the slots' liveness tokens */
-enum { LIVE_FREE = 0, LIVE_ALIVE = 1, LIVE_DEAD = 2 };
-HIDDEN int sma__sem_create(key_t key, mode_t mode, unsigned nsems);
-HIDDEN int sma__token_raise_locked(struct sma *a, unsigned i);
-HIDDEN void sma__token_drop_locked(struct sma *a, unsigned i);
-HIDDEN int sma__slot_liveness(struct sma *a, unsigned i);
-HIDDEN void sma__sem_follow(struct sma *a);
-HIDDEN int sma__sem_gone(struct sma *a);
-HIDDEN void sma__sem_heal_locked(struct sma *a);
-HIDDEN void sma__sem_check_locked(struct sma *a);
-
-/* heap.c */
-HIDDEN void sma__heap_init(struct sma *a);
-HIDDEN uint64_t sma__heap_alloc_locked(struct sma *a, uint64_t usable, uint64_t align, unsigned kind);
-HIDDEN void sma__heap_free_locked(struct sma *a, uint64_t b);
-HIDDEN int sma__heap_resize_locked(struct sma *a, uint64_t b, uint64_t usable);
-HIDDEN uint64_t sma__heap_block_of(const struct sma *a, uint64_t off); /* block or 0 */
-HIDDEN uint64_t sma__heap_largest_locked(const struct sma *a);
-/* Rebuilds the heap's derived state by one walk; visit is called for each
- * block of kind KIND_SLAB (its payload offset) and returns -1 if the slab
- * is broken.  0, or -1 if the blocks are broken. */
-HIDDEN int sma__heap_rebuild_locked(struct sma *a, int (*visit_slab)(struct sma *a, uint64_t p));
-
-/* slab.c */
-HIDDEN void sma__slab_init(void);
-HIDDEN uint64_t sma__slab_alloc_locked(struct sma *a, unsigned cls);
-HIDDEN void sma__slab_put_locked(struct sma *a, struct slab *s, unsigned idx);
-HIDDEN unsigned sma__slab_take_locked(struct sma *a, unsigned cls, uint64_t *out, unsigned n, struct slot *log,
-				      uint32_t owner);
-HIDDEN void sma__slabs_disown_locked(struct sma *a, uint32_t owner);
-HIDDEN void sma__slabs_reset_locked(struct sma *a);
-HIDDEN int sma__slab_rebuild_locked(struct sma *a, uint64_t slab_off);
-HIDDEN void sma__slabs_release_empty_locked(struct sma *a);
-HIDDEN extern uint64_t sma__slab_inv[NSMALL];
-/* The index of the object d bytes past the first of a slab of class cls. */
-static inline unsigned sma__slab_index(unsigned cls, uint64_t d)
+/* A cache entry: the object's whole offset, and for a medium class its
+ * usable size in the bits above it (so that a fitting block is chosen
+ * without reading its header).  A medium usable size is 16 k - 8 for k in
+ * 17..4096: k - 1 takes the 12 bits from OFF_BITS up. */
+#define ENTRY_OFF_MASK ((UINT64_C(1) << OFF_BITS) - 1)
+static inline uint64_t entry_off(uint64_t e) { return e & ENTRY_OFF_MASK; }
+static inline uint64_t entry_usable(uint64_t e) { return ((e >> OFF_BITS) + 1) * 16 - BLOCK_OVERHEAD; }
+static inline uint64_t entry_make(uint64_t off, uint64_t usable)
 {
-	return (unsigned)((d * sma__slab_inv[cls]) >> 32);
+	return off | ((usable + BLOCK_OVERHEAD) / 16 - 1) << OFF_BITS;
 }
-HIDDEN extern uint16_t sma__slab_nobj[NSMALL];
+_Static_assert(OFF_BITS + 12 <= 64, "a medium entry fits a word");
+
+/* ---- bitmaps ------------------------------------------------------------------ */
+
+/* Word and bit of index i in a bitmap of 64-bit words. */
+static inline unsigned bit_word(unsigned i) { return i >> 6; }
+static inline uint64_t bit_of(unsigned i) { return 1ull << (i & 63); }
+
+/* The bits of word w that stand for one of nobj slots of a slab. */
+static inline uint64_t slab_valid(unsigned nobj, unsigned w)
+{
+	return nobj >= (w + 1) * 64 ? ~0ull : nobj > w * 64 ? (1ull << (nobj - w * 64)) - 1 : 0;
+}
+
+/* The index of the object d bytes past the first of a slab of class cls. */
+static inline unsigned slab_index(unsigned cls, uint64_t d)
+{
+	return (unsigned)((d * slab_inv[cls]) >> 32);
+}
 
 /* The slab holding the object at off, with its index, or NULL if off is
- * not the start of an object slot of a valid slab. */
-static inline struct slab *sma__slab_of(const struct sma *a, uint64_t off, unsigned *idx)
+ * not the start of an object slot of a valid slab.  Reads only what it
+ * has bounds-checked; takes no lock. */
+static inline struct slab *slab_of(const struct sma *a, uint64_t off, unsigned *idx)
 {
 	const struct sma_header *h = a->h;
 	uint64_t pg = off >> PAGE_SHIFT;
@@ -612,85 +561,34 @@ static inline struct slab *sma__slab_of(const struct sma *a, uint64_t off, unsig
 	if (!(e & PM_SLAB))
 		return NULL;
 	uint64_t p = (uint64_t)(e & PM_VAL) << PAGE_SHIFT;
-	if (p < h->heap_off + 16 || p + SLAB_SIZE > h->heap_end || off < p + SLAB_HDR)
+	if (p < h->heap_off + BLOCK_HDR || p + SLAB_SIZE > h->heap_end || off < p + SLAB_HDR)
 		return NULL;
 	struct slab *s = (struct slab *)at(a, p);
 	unsigned cls = LOAD(s->cls);
-	if (cls >= NSMALL || LOAD(s->magic) != (SLAB_MAGIC | cls) || LOAD(s->nobj) != sma__slab_nobj[cls])
+	if (cls >= NSMALL || LOAD(s->magic) != (SLAB_MAGIC | cls) || LOAD(s->nobj) != slab_nobj[cls])
 		return NULL;
 	uint64_t d = off - p - SLAB_HDR;
-	unsigned i = (unsigned)((d * sma__slab_inv[cls]) >> 32);
-	if ((uint64_t)i * sma__class_size[cls] != d || i >= sma__slab_nobj[cls])
+	unsigned i = slab_index(cls, d);
+	if ((uint64_t)i * class_size[cls] != d || i >= slab_nobj[cls])
 		return NULL;
 	*idx = i;
 	return s;
 }
 
-/* cache.c: the slot table and the per-thread caches */
-/* Where an object's live flag is: a slab's bitmap word, or a block's
- * header word, and the bit in it. */
-struct live_ref {
-	_Atomic uint64_t *word;
-	uint64_t bit;
-};
+/* The live bit of slot idx of slab s. */
+static inline _Atomic uint64_t *slab_live_word(struct slab *s, unsigned idx)
+{
+	return &s->live[bit_word(idx)];
+}
 
-HIDDEN void sma__cache_flush_self(struct sma *a);
-HIDDEN void sma__cache_release_self_locked(struct sma *a);
-HIDDEN void sma__slots_release_process(struct sma *a);
-HIDDEN int sma__cache_tables(struct sma *a, uint64_t small_cap);
-HIDDEN void sma__tls_forget(struct sma *a);
-HIDDEN void sma__tls_after_fork(void);
-HIDDEN struct cache_block *sma__cache_of(const struct sma *a, const struct slot *s);
-HIDDEN void sma__give_back_locked(struct sma *a, uint64_t off, unsigned cls);
-HIDDEN uint64_t sma__slot_cached_bytes(const struct sma *a, const struct slot *s);
-
-static inline struct slot *sma__slot(const struct sma *a, unsigned i)
+/* The slot table and its slots. */
+static inline struct slot *slot_at(const struct sma *a, unsigned i)
 {
 	return (struct slot *)at(a, a->h->slots_off + (uint64_t)i * SLOT_BYTES);
 }
-static inline unsigned sma__slot_index(const struct sma *a, const struct slot *s)
+static inline unsigned slot_index(const struct sma *a, const struct slot *s)
 {
-	return (unsigned)(((const char *)s - (const char *)sma__slot(a, 0)) / SLOT_BYTES);
+	return (unsigned)(((const char *)s - (const char *)slot_at(a, 0)) / SLOT_BYTES);
 }
 
-/* The object a slot's in-flight record names, and what settling it
- * does (repair.c; the checker applies it to its picture, the recovery to
- * the slot). */
-struct settle {
-	uint64_t obj;	    /* the object in flight, 0 = none */
-	unsigned cls;	    /* its class */
-	int to_cache;	    /* it goes (back) on top of its class's list */
-	uint64_t entry;	    /* the entry that puts it there */
-	uint64_t d_allocs;  /* counts to add to the slot's */
-	uint64_t d_frees;
-	uint64_t d_used;    /* (mod 2^64) */
-};
-HIDDEN void sma__settle_inflight(const struct sma *a, const struct slot *s, const struct cache_block *c,
-				 struct settle *out);
-
-/* alloc.c (object layer) */
-HIDDEN int sma__object_live(const struct sma *a, uint64_t off, uint64_t *usable, unsigned *kind);
-HIDDEN int sma__free_object_locked(struct sma *a, uint64_t off);
-HIDDEN uint64_t sma__object_class(const struct sma *a, uint64_t off);
-HIDDEN void sma__make_room_locked(struct sma *a);
-
-/* named.c */
-HIDDEN int sma__named_check(struct sma *a, int (*report)(void *, const char *, ...), void *rarg);
-HIDDEN unsigned sma__orphans_sweep_locked(struct sma *a);
-HIDDEN int sma__named_unlinked(struct sma *a, uint64_t obj);
-
-/* repair.c */
-HIDDEN void sma__repair_init(void);
-HIDDEN void sma__slot_recover_locked(struct sma *a, unsigned i);
-HIDDEN unsigned sma__reclaim_dead_locked(struct sma *a);
-HIDDEN void sma__repair_locked(struct sma *a);
-
-/* segment.c */
-HIDDEN struct sma *sma__registry_find(uint64_t hid);
-HIDDEN void sma__peek_detach(const struct sma_header *h, int shmid);
-HIDDEN struct sma *sma__image_of(const struct sma *a);
-HIDDEN void sma__image_free(struct sma *a);
-HIDDEN extern pthread_mutex_t sma__registry_lock;
-HIDDEN extern struct sma *sma__registry;
-
-#endif /* SMA_INTERNAL_H */
+#endif /* SMA_LAYOUT_H */

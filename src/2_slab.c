@@ -1,11 +1,11 @@
 /*
- * slab.c -- small objects (16 to 256 bytes): size classes served from
+ * 2_slab.c -- small objects (16 to 256 bytes): size classes served from
  * slabs with free bitmaps.
  *
  * A slab is one heap block of kind KIND_SLAB whose payload starts on a page
  * boundary; the pages it covers are marked PM_SLAB in the page map, so that
  * the slab of any object is found in O(1).  Its header and bitmaps sit in
- * front of the objects (layout in internal.h), never between them.
+ * front of the objects (layout in 0_layout.h), never between them.
  *
  * Invariants:
  *   S1  magic == SLAB_MAGIC | cls, cls < NSMALL, nobj == slab_nobj(cls).
@@ -24,26 +24,9 @@
  *   S5  every page of the slab maps to it (PM_SLAB), and only those.
  *   S6  the class's slabs, slots and free counts add up over its slabs.
  */
-#include "internal.h"
-
-#define C16(d, j) ((256u << (d)) + ((j) + 1u) * (32u << (d)))
-#define CD(d) C16(d, 0), C16(d, 1), C16(d, 2), C16(d, 3), C16(d, 4), C16(d, 5), C16(d, 6), C16(d, 7)
-const uint32_t sma__class_size[NCLASSES] = {
-	16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256,
-	CD(0), CD(1), CD(2), CD(3), CD(4), CD(5), CD(6), CD(7),
-};
-_Static_assert(C16(7, 7) == CACHE_MAX, "the last class is CACHE_MAX");
-
-uint16_t sma__slab_nobj[NSMALL];
-uint64_t sma__slab_inv[NSMALL]; /* ceil(2^32 / size) */
-
-void sma__slab_init(void)
-{
-	for (unsigned c = 0; c < NSMALL; c++) {
-		sma__slab_nobj[c] = (uint16_t)((SLAB_SIZE - SLAB_HDR) / sma__class_size[c]);
-		sma__slab_inv[c] = ((1ull << 32) + sma__class_size[c] - 1) / sma__class_size[c];
-	}
-}
+#include "2_slab.h"
+#include "1_lock.h"
+#include "2_heap.h"
 
 static inline struct slab *slab_at(const struct sma *a, uint64_t p)
 {
@@ -57,7 +40,7 @@ static uint64_t *own_heads(const struct sma *a, uint32_t owner)
 {
 	if (!owner || owner > a->h->nslots)
 		return NULL;
-	struct slot *s = sma__slot(a, owner - 1);
+	struct slot *s = slot_at(a, owner - 1);
 	if (atomic_load(&s->state) != SLOT_HELD)
 		return NULL;
 	return s->own;
@@ -117,14 +100,14 @@ static uint64_t slab_new(struct sma *a, unsigned cls)
 	uint64_t b = sma__heap_alloc_locked(a, SLAB_SIZE + BLOCK_OVERHEAD, PAGE, KIND_INTERNAL);
 	if (!b)
 		return 0;
-	uint64_t p = b + 16;
+	uint64_t p = b + BLOCK_HDR;
 	struct slab *s = slab_at(a, p);
 	memset(s, 0, SLAB_HDR);
 	STORE(s->cls, (uint16_t)cls);
-	STORE(s->nobj, sma__slab_nobj[cls]);
-	for (unsigned i = 0; i < sma__slab_nobj[cls]; i++)
+	STORE(s->nobj, slab_nobj[cls]);
+	for (unsigned i = 0; i < slab_nobj[cls]; i++)
 		s->free[i >> 6] |= 1ull << (i & 63);
-	s->nfree = sma__slab_nobj[cls];
+	s->nfree = slab_nobj[cls];
 	STORE(s->magic, SLAB_MAGIC | cls);
 	STEP();
 	atomic_store(bhdr(a, b), (hw_load(a, b) & ~B_KIND_MASK) | ((uint64_t)KIND_SLAB << B_KIND_SHIFT));
@@ -147,16 +130,16 @@ static void slab_release(struct sma *a, struct slab *s, uint64_t p)
 	map_pages(a, p, 0);
 	/* A library block from here on: if a crash stops us, the repair's
 	 * sweep frees it, and no walk mistakes it for a slab. */
-	atomic_store(bhdr(a, p - 16), (hw_load(a, p - 16) & ~B_KIND_MASK) | ((uint64_t)KIND_INTERNAL << B_KIND_SHIFT));
+	atomic_store(bhdr(a, p - BLOCK_HDR), (hw_load(a, p - BLOCK_HDR) & ~B_KIND_MASK) | ((uint64_t)KIND_INTERNAL << B_KIND_SHIFT));
 	STEP();
-	sma__heap_free_locked(a, p - 16);
+	sma__heap_free_locked(a, p - BLOCK_HDR);
 }
 
 /*
  * Takes up to n free slots of class cls out of one bitmap word of one slab
  * and writes their offsets to out (in a slot's cache, past its count).
  * With a log, the slot records the take first so that a crash in the middle
- * can be finished (cache.c).  Returns how many it took.
+ * can be finished (3_cache.c).  Returns how many it took.
  */
 unsigned sma__slab_take_locked(struct sma *a, unsigned cls, uint64_t *out, unsigned n,
 			       struct slot *log, uint32_t owner)
@@ -168,7 +151,7 @@ unsigned sma__slab_take_locked(struct sma *a, unsigned cls, uint64_t *out, unsig
 		/* The thread's own slabs first (S3): threads that take from
 		 * different slabs do not share their bitmaps' cache lines. */
 		unsigned idx;
-		struct slab *t = sma__slab_of(a, p + SLAB_HDR, &idx);
+		struct slab *t = slab_of(a, p + SLAB_HDR, &idx);
 		if (!t || idx || t->cls != cls || t->owner != owner || !t->listed || !t->nfree) {
 			own[cls] = 0; /* a stale head (after a rebuild): start again */
 			p = 0;
@@ -193,7 +176,7 @@ unsigned sma__slab_take_locked(struct sma *a, unsigned cls, uint64_t *out, unsig
 		return 0; /* cannot happen on a listed slab (S3) */
 	uint64_t bits = s->free[w], mask = 0;
 	unsigned k = 0;
-	uint64_t size = sma__class_size[cls];
+	uint64_t size = class_size[cls];
 	while (bits && k < n) {
 		unsigned i = (unsigned)__builtin_ctzll(bits);
 		bits &= bits - 1;
@@ -227,7 +210,7 @@ uint64_t sma__slab_alloc_locked(struct sma *a, unsigned cls)
 		return 0;
 	STEP();
 	unsigned idx = 0;
-	struct slab *s = sma__slab_of(a, off, &idx);
+	struct slab *s = slab_of(a, off, &idx);
 	atomic_fetch_or(&s->live[idx >> 6], 1ull << (idx & 63));
 	return off;
 }
@@ -262,7 +245,7 @@ void sma__slabs_disown_locked(struct sma *a, uint32_t owner)
 		uint64_t p = own[cls];
 		for (uint64_t n = max_blocks(a); p && n--;) {
 			unsigned idx;
-			struct slab *s = sma__slab_of(a, p + SLAB_HDR, &idx);
+			struct slab *s = slab_of(a, p + SLAB_HDR, &idx);
 			if (!s || idx || s->owner != owner)
 				break;
 			uint64_t next = s->next;
@@ -299,7 +282,7 @@ void sma__slabs_reset_locked(struct sma *a)
 {
 	struct sma_header *h = a->h;
 	for (uint32_t i = 0; i < h->nslots; i++)
-		memset(sma__slot(a, i)->own, 0, sizeof sma__slot(a, i)->own);
+		memset(slot_at(a, i)->own, 0, sizeof slot_at(a, i)->own);
 	for (unsigned c = 0; c < NSMALL; c++) {
 		h->cls[c].partial = 0;
 		h->cls[c].slabs = h->cls[c].slots = h->cls[c].free = 0;
@@ -312,7 +295,7 @@ int sma__slab_rebuild_locked(struct sma *a, uint64_t p)
 {
 	struct slab *s = slab_at(a, p);
 	unsigned cls = s->cls;
-	if (cls >= NSMALL || s->magic != (SLAB_MAGIC | cls) || s->nobj != sma__slab_nobj[cls])
+	if (cls >= NSMALL || s->magic != (SLAB_MAGIC | cls) || s->nobj != slab_nobj[cls])
 		return -1;
 	unsigned nfree = 0;
 	for (unsigned w = 0; w < SLAB_WORDS; w++) {

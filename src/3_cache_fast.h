@@ -1,27 +1,14 @@
 /*
- * cache_fast.h -- the lock-free halves of allocation and free through a
- * thread's cache.  cache.c owns the structures and the protocol (its top
+ * 3_cache_fast.h -- the lock-free halves of allocation and free through a
+ * thread's cache.  3_cache.c owns the structures and the protocol (its top
  * comment says why every step can be repaired); these halves are inline
  * so that sma_alloc and sma_free make no call on a cache hit, and the slow
- * halves (refill, flush, taking a slot) stay out of line in cache.c.
+ * halves (refill, flush, taking a slot) stay out of line in 3_cache.c.
  */
 #ifndef SMA_CACHE_FAST_H
 #define SMA_CACHE_FAST_H
 
-#include "internal.h"
-
-#define NTREF 4
-struct tref {
-	uint64_t hid;		/* handle, 0 = unused */
-	uint32_t misses;	/* calls made without a slot */
-	struct slot *slot;	/* NULL: no slot could be had */
-	struct cache_block *c;
-};
-HIDDEN extern TLS struct tref sma__t_ref[NTREF];
-
-HIDDEN struct tref *sma__tref_take_slow(struct sma *a);
-HIDDEN int sma__cache_refill(struct sma *a, struct tref *r, unsigned cls, uint64_t *off);
-HIDDEN int sma__cache_make_room(struct sma *a, struct tref *r, unsigned cls, uint64_t usable);
+#include "3_cache.h"
 
 /* This thread's slot on a, taking one if it has none; NULL: work without. */
 static inline struct tref *sma__tref_take(struct sma *a)
@@ -38,10 +25,10 @@ static inline void set_live(struct sma *a, uint64_t off, unsigned cls)
 	if (cls < NSMALL) {
 		uint64_t p = (uint64_t)(pm_load(a, off >> PAGE_SHIFT) & PM_VAL) << PAGE_SHIFT;
 		struct slab *s = (struct slab *)at(a, p);
-		unsigned idx = sma__slab_index(cls, off - p - SLAB_HDR);
+		unsigned idx = slab_index(cls, off - p - SLAB_HDR);
 		atomic_fetch_or_explicit(&s->live[idx >> 6], 1ull << (idx & 63), memory_order_acq_rel);
 	} else {
-		atomic_fetch_or_explicit(bhdr(a, off - 16), BF_LIVE, memory_order_acq_rel);
+		atomic_fetch_or_explicit(bhdr(a, off - BLOCK_HDR), BF_LIVE, memory_order_acq_rel);
 	}
 }
 
@@ -58,7 +45,7 @@ static inline uint64_t pop(struct sma *a, struct slot *s, struct cache_block *c,
 	STEP();
 	set_live(a, x, cls);
 	STEP();
-	uint64_t usable = cls < NSMALL ? sma__class_size[cls] : entry_usable(e);
+	uint64_t usable = cls < NSMALL ? class_size[cls] : entry_usable(e);
 	BUMP(s->used, usable);
 	STEP();
 	BUMP(s->allocs, 1);
@@ -112,11 +99,13 @@ static inline int sma__cache_alloc(struct sma *a, unsigned cls, size_t size, uin
 		}
 		return 1;
 	}
-	if (LIKELY(LOAD(c->count[cls]) != 0)) {
-		*off = pop(a, s, c, cls);
-		return 0;
+	if (UNLIKELY(LOAD(c->count[cls]) == 0)) {
+		int rc = sma__cache_refill(a, r, cls);
+		if (rc)
+			return rc;
 	}
-	return sma__cache_refill(a, r, cls, off);
+	*off = pop(a, s, c, cls);
+	return 0;
 }
 
 /*

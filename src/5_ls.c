@@ -1,16 +1,18 @@
 /*
- * ls.c -- finding the arenas on this machine, and the semaphore sets that
+ * 5_ls.c -- finding the arenas on this machine, and the semaphore sets that
  * destroyed arenas left behind.
  *
  * An arena is a segment whose first bytes carry SMA_MAGIC; an sma
- * semaphore set has semaphore 0 holding SEM_MARK (sem.c).  A set is
+ * semaphore set has semaphore 0 holding SEM_MARK (1_sem.c).  A set is
  * an orphan when no segment that carries the mark names it as its lock, no
  * segment holds its key, and nobody has used or changed it for
  * ORPHAN_QUIET_S seconds (so that an arena being created, or one whose
  * header cannot be read right now, keeps its set).
  * Only what the caller may read is listed.
  */
-#include "internal.h"
+#include "1_sem.h"
+#include "5_open.h"
+#include "5_stats.h"
 
 #include <stdlib.h>
 #include <sys/ipc.h>
@@ -21,15 +23,10 @@
 /* Seconds a semaphore set must have gone untouched to count as an orphan. */
 #define ORPHAN_QUIET_S 2
 
-union semun {
-	int val;
-	struct semid_ds *buf;
-	unsigned short *array;
-};
-
 struct arena_ids {
 	int *semids;
 	size_t n, cap;
+	int failed; /* out of memory: no set can be told an orphan */
 };
 
 static void ids_add(struct arena_ids *v, int semid)
@@ -37,8 +34,10 @@ static void ids_add(struct arena_ids *v, int semid)
 	if (v->n == v->cap) {
 		size_t cap = v->cap ? 2 * v->cap : 64;
 		int *t = realloc(v->semids, cap * sizeof *t);
-		if (!t)
+		if (!t) {
+			v->failed = 1;
 			return;
+		}
 		v->semids = t;
 		v->cap = cap;
 	}
@@ -61,7 +60,7 @@ static int each_arena(int (*fn)(const struct sma_ls_entry *, void *), void *arg,
 	for (int i = 0; i <= maxid; i++) {
 		struct shmid_ds ds;
 		int id = shmctl(i, SHM_STAT, &ds);
-		if (id < 0 || ds.shm_segsz < HDR_BYTES + 64 * 1024)
+		if (id < 0 || ds.shm_segsz < MIN_SEGMENT)
 			continue;
 		const struct sma_header *h = shmat(id, NULL, SHM_RDONLY);
 		if (h == (void *)-1)
@@ -102,13 +101,21 @@ static int each_arena(int (*fn)(const struct sma_ls_entry *, void *), void *arg,
 }
 
 /* Every orphaned sma semaphore set: calls fn, or removes it when fn is
- * NULL (counting in *removed). */
+ * NULL (counting in *removed).  -1 with errno when the sets cannot be
+ * listed, or the arenas' sets were not all noted (nothing is then taken
+ * for an orphan). */
 static int each_orphan(int (*fn)(const struct sma_ls_entry *, void *), void *arg,
 		       const struct arena_ids *ids, int *removed)
 {
 	struct seminfo info;
 	union semun u = { .buf = (struct semid_ds *)&info };
 	int maxid = semctl(0, 0, SEM_INFO, u);
+	if (maxid < 0)
+		return -1;
+	if (ids->failed) {
+		errno = ENOMEM;
+		return -1;
+	}
 	for (int i = 0; i <= maxid; i++) {
 		struct semid_ds ds;
 		union semun su = { .buf = &ds };
@@ -169,7 +176,7 @@ int sma_rm_orphans(void)
 	struct arena_ids ids = { 0 };
 	int removed = 0;
 	each_arena(NULL, NULL, &ids);
-	each_orphan(NULL, NULL, &ids, &removed);
+	int rc = each_orphan(NULL, NULL, &ids, &removed);
 	free(ids.semids);
-	return removed;
+	return rc < 0 ? -1 : removed;
 }
