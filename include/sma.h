@@ -181,6 +181,8 @@ struct sma_info {
 	uint32_t slots_used;	  /* slots held now, by live or dead threads */
 	unsigned nclasses;	  /* size classes, for sma_class_stats */
 	size_t cached;		  /* bytes held in thread caches */
+	int sem_gone;		  /* the set semid names was removed from outside */
+	uint32_t sets_replaced;	  /* sets made in place of removed ones */
 };
 SMA_API int sma_info(sma_t *a, struct sma_info *info);
 

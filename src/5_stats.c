@@ -163,6 +163,9 @@ int sma_info(sma_t *a, struct sma_info *in)
 	in->lock_in_op = LOAD(h->op.kind) != LOP_NONE;
 	in->lock_ops = LOAD(h->lock_ops);
 	in->repairs = LOAD(h->repairs);
+	in->sets_replaced = LOAD(h->sets_replaced);
+	in->sem_gone = !a->image && in->semid >= 0 && semctl(in->semid, 0, GETVAL) < 0 &&
+		       (errno == EINVAL || errno == EIDRM);
 	in->nslots = h->nslots;
 	in->nclasses = NCLASSES;
 	int locked = sma__lock_reader(a);

@@ -89,7 +89,7 @@ usage_error() {
 		grep -q '^sma: ' "$dir/err" && [ ! -s "$dir/out" ]
 }
 
-echo "1..28"
+echo "1..31"
 
 arena="$dir/arena"
 echo "$arena" >>"$made"
@@ -456,6 +456,45 @@ else
 	not_ok "create --key 0 makes a private arena that check and rm reach by --id" "shmid=$pid_shmid check=$c_rc rm=$rc"
 fi
 
+# ---- a semaphore set removed from outside ----
+
+sarena="$dir/sem-arena"
+echo "$sarena" >>"$made"
+run create "$sarena" --size 1M
+run info "$sarena" --json
+semid=$(jnum "$dir/out" semid)
+ipcrm -s "${semid:-0}" 2>/dev/null
+run info "$sarena"
+i_rc=$rc
+cp "$dir/out" "$dir/sem_info"
+run check "$sarena"
+if [ "$i_rc" -eq 0 ] && grep -q "removed from outside" "$dir/sem_info" &&
+	[ "$rc" -eq 0 ] && grep -q "^ok:" "$dir/out" && grep -q "semaphore set ${semid:-x} was removed" "$dir/out"; then
+	ok "after ipcrm -s, info and check say the set is gone, and check finds the arena consistent"
+else
+	not_ok "after ipcrm -s, info and check say the set is gone, and check finds the arena consistent" "info=$i_rc check=$rc semid=$semid"
+fi
+run recover "$sarena"
+r_rc=$rc
+cp "$dir/out" "$dir/sem_recover"
+run info "$sarena" --json
+nsemid=$(jnum "$dir/out" semid)
+replaced=$(jnum "$dir/out" sets_replaced)
+if [ "$r_rc" -eq 0 ] && grep -q "semaphore set" "$dir/sem_recover" &&
+	[ -n "$nsemid" ] && [ "$nsemid" != "$semid" ] && [ "${replaced:-0}" -eq 1 ] &&
+	ipcs -s | awk -v id="$nsemid" '$2 == id { f = 1 } END { exit !f }'; then
+	ok "recover makes a new set in place of the removed one and says so"
+else
+	not_ok "recover makes a new set in place of the removed one and says so" "recover=$r_rc semid $semid -> $nsemid replaced=$replaced"
+fi
+ipcrm -s "${nsemid:-0}" 2>/dev/null
+run rm --force "$sarena"
+if [ "$rc" -eq 0 ] && grep -q "was gone already" "$dir/out" && ! grep -q "removed semaphore set" "$dir/out"; then
+	ok "rm --force does not claim to remove a set that was gone"
+else
+	not_ok "rm --force does not claim to remove a set that was gone" "rc=$rc $(tr '\n' ' ' <"$dir/out")"
+fi
+
 # ---- nothing left behind ----
 
 # (The EXIT trap removes whatever an earlier failure left.)
@@ -470,5 +509,5 @@ else
 	not_ok "the test leaves no segment behind" "left:$left"
 fi
 
-[ "$n" -eq 28 ] || echo "# ran $n tests, planned 28"
+[ "$n" -eq 31 ] || echo "# ran $n tests, planned 31"
 [ "$failed" -eq 0 ]

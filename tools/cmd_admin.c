@@ -280,14 +280,17 @@ static int rm_force(const struct cmd *c, const struct opts *o)
 		removed++;
 	}
 	if (semid >= 0) {
-		if (semctl(semid, 0, IPC_RMID) < 0 && errno != EINVAL &&
-		    errno != EIDRM) {
+		if (semctl(semid, 0, IPC_RMID) == 0) {
+			printf("removed semaphore set semid %d\n", semid);
+			removed++;
+		} else if (errno == EINVAL || errno == EIDRM) {
+			printf("semaphore set semid %d, which the arena named, "
+			       "was gone already\n", semid);
+		} else {
 			fail(c, "%s: removing semaphore set %d: %s",
 			     target_name(o), semid, strerror(errno));
 			return EXIT_FAIL;
 		}
-		printf("removed semaphore set semid %d\n", semid);
-		removed++;
 	}
 	if (ksem >= 0 && ksem != semid) {
 		if (semctl(ksem, 0, IPC_RMID) < 0) {

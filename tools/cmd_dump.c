@@ -206,6 +206,10 @@ static void check_notes(sma_t *a)
 		printf("note: the lock is held by pid %d, which no longer "
 		       "exists: the next locker takes it over\n",
 		       (int)in.lock_holder);
+	if (sma_info(a, &in) == 0 && in.sem_gone)
+		printf("note: semaphore set %d was removed from outside: the "
+		       "next call that takes the lock makes a new one (sma "
+		       "recover does it now)\n", in.semid);
 }
 
 int cmd_check(const struct cmd *c, const struct opts *o)
@@ -299,6 +303,9 @@ int cmd_recover(const struct cmd *c, const struct opts *o)
 	       st0.live, st1.live);
 	printf("  %-14s %" PRIu64 " -> %" PRIu64 "\n", "repairs", in0.repairs,
 	       in1.repairs);
+	if (in0.sem_gone || in1.sets_replaced != in0.sets_replaced)
+		printf("  %-14s %d (removed from outside) -> %d, a new one\n",
+		       "semaphore set", in0.semid, in1.semid);
 	if (sma_check(a) == 0) {
 		printf("  %-14s ok\n", "check");
 		r = EXIT_OK;

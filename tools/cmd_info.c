@@ -140,6 +140,8 @@ static void info_json(const struct opts *o, const struct sma_info *in,
 	json_end(&j);
 	json_u64(&j, "lock_ops", in->lock_ops);
 	json_u64(&j, "repairs", in->repairs);
+	json_bool(&j, "sem_gone", in->sem_gone);
+	json_u64(&j, "sets_replaced", in->sets_replaced);
 	json_u64(&j, "nslots", in->nslots);
 	json_u64(&j, "slots_used", in->slots_used);
 	json_u64(&j, "nclasses", in->nclasses);
@@ -186,7 +188,14 @@ static void info_text(const struct opts *o, const struct sma_info *in,
 		kv("arena", "private (key IPC_PRIVATE: reached by its shmid)");
 	kv("key", "%s", fmt_key(b1, in->key));
 	kv("shmid", "%d", in->shmid);
-	kv("semid", "%d", in->semid);
+	if (in->sem_gone)
+		kv("semid", "%d, removed from outside: the next call that "
+			    "takes the lock makes a new one", in->semid);
+	else
+		kv("semid", "%d", in->semid);
+	if (in->sets_replaced)
+		kv("sets replaced", "%" PRIu32 " (made in place of sets removed "
+				    "from outside)", in->sets_replaced);
 	kv("layout version", "%" PRIu32, in->layout_version);
 	kv("state", "%s", in->destroyed
 		? "destroyed: marked for removal, gone when the last "

@@ -3,8 +3,9 @@
  *
  * The kernel counts attachments (shm_nattch) but does not say whose they
  * are; /proc/PID/maps does: a System V segment shows as "/SYSV<key>" with
- * the segment id in the inode column.  Only processes whose maps the caller
- * may read are found.
+ * the segment id in the inode column.  Segment ids are per IPC namespace,
+ * so a process counts only when its IPC namespace is ours.  Only
+ * processes whose maps the caller may read are found.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -39,6 +40,20 @@ static int maps_segment(pid_t pid, int shmid)
 	}
 	fclose(f);
 	return found;
+}
+
+/* 1 if pid's IPC namespace is this process's (or cannot be told). */
+static int same_ipc_ns(pid_t pid)
+{
+	char path[64], theirs[64], ours[64];
+	ssize_t n, m;
+
+	snprintf(path, sizeof path, "/proc/%d/ns/ipc", (int)pid);
+	n = readlink(path, theirs, sizeof theirs - 1);
+	m = readlink("/proc/self/ns/ipc", ours, sizeof ours - 1);
+	if (n < 0 || m < 0)
+		return 1;
+	return n == m && memcmp(theirs, ours, (size_t)n) == 0;
 }
 
 static void read_comm(pid_t pid, char comm[32])
@@ -80,7 +95,7 @@ int procs_attached(int shmid, struct proc_ent **out)
 		pid = strtol(d->d_name, &end, 10);
 		if (*end || pid <= 0 || pid == self)
 			continue;
-		if (!maps_segment((pid_t)pid, shmid))
+		if (!maps_segment((pid_t)pid, shmid) || !same_ipc_ns((pid_t)pid))
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;
