@@ -40,6 +40,9 @@
 /* Thread-locals of the library: static TLS, reached without a call. */
 #define TLS _Thread_local __attribute__((tls_model("initial-exec")))
 
+/* What debug builds write over freed memory. */
+#define POISON_BYTE 0xdb
+
 /* A debug assertion: compiled always, checked only in debug builds
  * (configure --enable-debug). */
 #define DASSERT(e)                                                                          \

@@ -32,7 +32,7 @@
  *   5  the public calls: opening (5_open.c), allocation (5_alloc.c), named
  *      objects (5_named.c), figures (5_stats.c), the walk (5_walk.c), the
  *      checker (5_check.c, 5_check_caches.c, 5_problems.c), sma_ls
- *      (5_ls.c), the mutex (5_mutex.c)
+ *      (5_ls.c), the mutex (5_mutex.c), the set-up of the library (5_init.c)
  *
  * Every change to this file's shared structures bumps SMA_LAYOUT.
  */

@@ -112,6 +112,7 @@ int sma__sem_gone(struct sma *a)
 /* T1: the set is gone: make another. */
 void sma__sem_heal_locked(struct sma *a)
 {
+	DASSERT(sma__lock_held(a));
 	struct sma_header *h = a->h;
 	DASSERT(sma__lock_held(a));
 	if (!sma__sem_gone(a))
@@ -129,6 +130,7 @@ void sma__sem_heal_locked(struct sma *a)
  * so that a removed one is replaced soon even when no slot moves. */
 void sma__sem_check_locked(struct sma *a)
 {
+	DASSERT(sma__lock_held(a));
 	static TLS uint32_t countdown;
 	if (LIKELY(countdown--))
 		return;
@@ -166,6 +168,7 @@ static int token_op(struct sma *a, unsigned i, short delta)
 /* Raises slot i's token for this process (T2); -1 if the set refuses. */
 int sma__token_raise_locked(struct sma *a, unsigned i)
 {
+	DASSERT(sma__lock_held(a));
 	struct slot *s = slot_at(a, i);
 	if (token_op(a, i, 1) < 0)
 		return -1;
@@ -176,6 +179,7 @@ int sma__token_raise_locked(struct sma *a, unsigned i)
 /* Lowers slot i's token, raised by this process in this set generation. */
 void sma__token_drop_locked(struct sma *a, unsigned i)
 {
+	DASSERT(sma__lock_held(a));
 	struct slot *s = slot_at(a, i);
 	if (s->set_gen == LOAD(a->h->set_gen) && s->owner_id == sma__self_id())
 		token_op(a, i, -1);

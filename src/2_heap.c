@@ -186,6 +186,7 @@ static inline void clear_prev_free(struct sma *a, uint64_t b)
  */
 uint64_t sma__heap_alloc_locked(struct sma *a, uint64_t usable, uint64_t align, unsigned kind)
 {
+	DASSERT(sma__lock_held(a));
 	struct sma_header *h = a->h;
 	if (usable > h->heap_size)
 		return 0;
@@ -247,9 +248,14 @@ uint64_t sma__heap_alloc_locked(struct sma *a, uint64_t usable, uint64_t align, 
  */
 void sma__heap_free_locked(struct sma *a, uint64_t b)
 {
+	DASSERT(sma__lock_held(a));
 	uint64_t w = hw_load(a, b), size = hw_size(w);
 	uint64_t prev_free = w & BF_PREV_FREE;
 
+	/* Debug builds poison what the object held (past the list links the
+	 * block is about to get), so that a use after free reads garbage. */
+	if (SMA_DEBUG && size > BLOCK_HDR + 16)
+		memset(at(a, b + BLOCK_HDR + 16), POISON_BYTE, size - BLOCK_HDR - 16);
 	atomic_store(bhdr(a, b), hw_make(b, size, KIND_USER, BF_FREE | prev_free));
 	STEP();
 
@@ -285,6 +291,7 @@ void sma__heap_free_locked(struct sma *a, uint64_t b)
  */
 int sma__heap_resize_locked(struct sma *a, uint64_t b, uint64_t usable)
 {
+	DASSERT(sma__lock_held(a));
 	if (usable > a->h->heap_size)
 		return -1;
 	uint64_t w = hw_load(a, b), size = hw_size(w);
@@ -420,6 +427,7 @@ static void pm_settle(struct sma *a, uint64_t *next, uint64_t b, uint64_t slab_l
  */
 int sma__heap_rebuild_locked(struct sma *a, int (*visit_slab)(struct sma *a, uint64_t p))
 {
+	DASSERT(sma__lock_held(a));
 	struct sma_header *h = a->h;
 	uint64_t pm_next = h->heap_off >> PAGE_SHIFT, slab_lo = 0, slab_hi = 0;
 	h->fl_bitmap = 0;

@@ -45,6 +45,7 @@ int sma__object_live(const struct sma *a, uint64_t off, uint64_t *usable, unsign
  * cleared its live bit).  Does nothing if it is already back. */
 int sma__free_object_locked(struct sma *a, uint64_t off)
 {
+	DASSERT(sma__lock_held(a));
 	unsigned idx;
 	struct slab *s = slab_of(a, off, &idx);
 	if (s) {

@@ -144,6 +144,7 @@ static void slab_release(struct sma *a, struct slab *s, uint64_t p)
 unsigned sma__slab_take_locked(struct sma *a, unsigned cls, uint64_t *out, unsigned n,
 			       struct slot *log, uint32_t owner)
 {
+	DASSERT(sma__lock_held(a));
 	struct sma_header *h = a->h;
 	uint64_t *own = owner ? own_heads(a, owner) : NULL;
 	uint64_t p = 0;
@@ -205,6 +206,7 @@ unsigned sma__slab_take_locked(struct sma *a, unsigned cls, uint64_t *out, unsig
 /* One object of class cls, live, straight from a slab; 0 if none. */
 uint64_t sma__slab_alloc_locked(struct sma *a, unsigned cls)
 {
+	DASSERT(sma__lock_held(a));
 	uint64_t off;
 	if (sma__slab_take_locked(a, cls, &off, 1, NULL, 0) != 1)
 		return 0;
@@ -220,9 +222,13 @@ uint64_t sma__slab_alloc_locked(struct sma *a, unsigned cls)
  * list, which its thread refills from next. */
 void sma__slab_put_locked(struct sma *a, struct slab *s, unsigned idx)
 {
+	DASSERT(sma__lock_held(a));
 	uint64_t bit = 1ull << (idx & 63);
 	if (s->free[idx >> 6] & bit)
 		return;
+	if (SMA_DEBUG) /* a use after free reads garbage */
+		memset(at(a, off_of(a, s) + SLAB_HDR + (uint64_t)idx * class_size[s->cls]), POISON_BYTE,
+		       class_size[s->cls]);
 	s->free[idx >> 6] |= bit;
 	STEP();
 	s->nfree++;
@@ -238,6 +244,7 @@ void sma__slab_put_locked(struct sma *a, struct slab *s, unsigned idx)
  * slot, or memory is short.  Empty ones go back to the heap. */
 void sma__slabs_disown_locked(struct sma *a, uint32_t owner)
 {
+	DASSERT(sma__lock_held(a));
 	uint64_t *own = own_heads(a, owner);
 	if (!own)
 		return;
@@ -264,6 +271,7 @@ void sma__slabs_disown_locked(struct sma *a, uint32_t owner)
 /* After a rebuild: gives back the slabs a crash left empty (S4). */
 void sma__slabs_release_empty_locked(struct sma *a)
 {
+	DASSERT(sma__lock_held(a));
 	for (unsigned cls = 0; cls < NSMALL; cls++) {
 		uint64_t p = a->h->cls[cls].partial;
 		for (uint64_t n = max_blocks(a); p && n--;) {
@@ -280,6 +288,7 @@ void sma__slabs_release_empty_locked(struct sma *a)
  * rebuild lists every slab with free slots on its class's list). */
 void sma__slabs_reset_locked(struct sma *a)
 {
+	DASSERT(sma__lock_held(a));
 	struct sma_header *h = a->h;
 	for (uint32_t i = 0; i < h->nslots; i++)
 		memset(slot_at(a, i)->own, 0, sizeof slot_at(a, i)->own);
@@ -293,6 +302,7 @@ void sma__slabs_reset_locked(struct sma *a)
  * its header is broken (S1). */
 int sma__slab_rebuild_locked(struct sma *a, uint64_t p)
 {
+	DASSERT(sma__lock_held(a));
 	struct slab *s = slab_at(a, p);
 	unsigned cls = s->cls;
 	if (cls >= NSMALL || s->magic != (SLAB_MAGIC | cls) || s->nobj != slab_nobj[cls])

@@ -115,6 +115,7 @@ static void key_init(void)
  * dead process left. */
 void sma__give_back_locked(struct sma *a, uint64_t off, unsigned cls)
 {
+	DASSERT(sma__lock_held(a));
 	if (cls < NSMALL) {
 		unsigned idx;
 		struct slab *s = slab_of(a, off, &idx);
@@ -138,6 +139,7 @@ void sma__give_back_locked(struct sma *a, uint64_t off, unsigned cls)
 /* Flushes the top n entries of class cls of this thread's cache. */
 static void flush_locked(struct sma *a, struct slot *s, struct cache_block *c, unsigned cls, unsigned n)
 {
+	DASSERT(sma__lock_held(a));
 	uint32_t cnt = LOAD(c->count[cls]);
 	if (n > cnt)
 		n = cnt;
@@ -174,6 +176,7 @@ void sma__cache_on_recover(void (*recover)(struct sma *a, unsigned i), unsigned 
 
 static void token_follow_locked(struct sma *a, struct slot *s)
 {
+	DASSERT(sma__lock_held(a));
 	if (UNLIKELY(s->set_gen != LOAD(a->h->set_gen)))
 		sma__token_raise_locked(a, slot_index(a, s));
 }
@@ -182,6 +185,7 @@ static void token_follow_locked(struct sma *a, struct slot *s)
  * none (the thread then works without a cache). */
 static struct slot *slot_take_locked(struct sma *a)
 {
+	DASSERT(sma__lock_held(a));
 	struct sma_header *h = a->h;
 	int i = -1;
 	for (unsigned pass = 0; pass < 2 && i < 0; pass++) {
@@ -372,6 +376,7 @@ int sma__cache_make_room(struct sma *a, struct tref *r, unsigned cls, uint64_t u
  * its token, the slot itself (4_repair.c R, recorded). */
 static void release_locked(struct sma *a, struct slot *s)
 {
+	DASSERT(sma__lock_held(a));
 	if (atomic_load(&s->state) != SLOT_HELD || LOAD(s->owner_id) != sma__self_id() || s->hid != a->hid)
 		return;
 	unsigned i = slot_index(a, s);
@@ -393,6 +398,7 @@ static void release_self(struct sma *a, struct tref *r)
 /* The same, with the lock held already. */
 void sma__cache_release_self_locked(struct sma *a)
 {
+	DASSERT(sma__lock_held(a));
 	struct tref *r = tref_get(a);
 	if (r) {
 		if (r->slot && !(a->flags & SMA_RDONLY))

@@ -170,6 +170,7 @@ static void flush_all(struct sma *a, struct cache_block *c)
  */
 void sma__slot_recover_locked(struct sma *a, unsigned i)
 {
+	DASSERT(sma__lock_held(a));
 	struct sma_header *h = a->h;
 	struct slot *s = slot_at(a, i);
 	if (atomic_load(&s->state) != SLOT_HELD)
@@ -225,6 +226,7 @@ block:;
 
 unsigned sma__reclaim_dead_locked(struct sma *a)
 {
+	DASSERT(sma__lock_held(a));
 	unsigned n = 0;
 	for (unsigned i = 0; i < a->h->nslots; i++) {
 		if (sma__slot_liveness(a, i) != LIVE_DEAD)
@@ -249,6 +251,7 @@ static int visit_slab(struct sma *a, uint64_t p)
  * released.  0, or -1 if the blocks do not tile the heap (H1). */
 static int rebuild_locked(struct sma *a)
 {
+	DASSERT(sma__lock_held(a));
 	sma__slabs_reset_locked(a);
 	if (sma__heap_rebuild_locked(a, visit_slab) < 0)
 		return -1;
@@ -260,6 +263,7 @@ static int rebuild_locked(struct sma *a)
  * and snapshot in header.op), once the heap is walkable again. */
 static void finish_op_locked(struct sma *a)
 {
+	DASSERT(sma__lock_held(a));
 	struct sma_header *h = a->h;
 	struct op_record *op = &h->op;
 	uint64_t x = op->obj, usable;
@@ -340,6 +344,7 @@ static void finish_op_locked(struct sma *a)
 
 void sma__repair_locked(struct sma *a)
 {
+	DASSERT(sma__lock_held(a));
 	struct sma_header *h = a->h;
 
 	/* First make the heap walkable and its lists true again.  Blocks
@@ -393,6 +398,7 @@ int sma_recover(sma_t *a)
  * slabs threads own (theirs only by preference).  With the lock held. */
 void sma__make_room_locked(struct sma *a)
 {
+	DASSERT(sma__lock_held(a));
 	sma__cache_release_self_locked(a);
 	sma__reclaim_dead_locked(a);
 	for (uint32_t o = 1; o <= a->h->nslots; o++)

@@ -5,6 +5,7 @@
  * death left unreferenced (the repair runs it after every dead holder).
  */
 #include "4_sweep.h"
+#include "1_lock.h"
 #include "2_heap.h"
 #include "2_object.h"
 #include "3_cache.h"
@@ -107,6 +108,7 @@ int sma__named_check(struct sma *a, int (*report)(void *, const char *, ...), vo
  */
 unsigned sma__orphans_sweep_locked(struct sma *a)
 {
+	DASSERT(sma__lock_held(a));
 	struct sma_header *h = a->h;
 	uint64_t *refs = NULL;
 	size_t nrefs = 0;

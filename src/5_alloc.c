@@ -22,6 +22,7 @@
  */
 static uint64_t alloc_locked(struct sma *a, size_t size, size_t align, unsigned kind)
 {
+	DASSERT(sma__lock_held(a));
 	struct sma_header *h = a->h;
 	uint64_t off = 0, usable = 0;
 	sma__op_begin(a, LOP_ALLOC);
@@ -128,11 +129,11 @@ sma_off_t sma_aligned_alloc(sma_t *a, size_t alignment, size_t size)
 }
 
 /*
- * The locked free: the object is looked up again under the lock (where
+ * The free under the lock (it takes it): the object is looked up again under the lock (where
  * blocks do not move, so the answer is exact), its live bit cleared with
  * the operation recorded, so that a death in the middle is finished.
  */
-static int free_locked(struct sma *a, uint64_t off)
+static int free_taking_lock(struct sma *a, uint64_t off)
 {
 	struct sma_header *h = a->h;
 	int rc = -1;
@@ -212,7 +213,7 @@ int sma_free(sma_t *a, sma_off_t off)
 		int rc = sma__cache_free(a, off, s->cls, class_size[s->cls], lr);
 		if (rc <= 0)
 			return rc;
-		return free_locked(a, off);
+		return free_taking_lock(a, off);
 	}
 	/* A medium block goes to this thread's cache when the look without
 	 * the lock finds it live; anything else is decided under the lock. */
@@ -226,7 +227,7 @@ int sma_free(sma_t *a, sma_off_t off)
 		if (rc <= 0)
 			return rc;
 	}
-	return free_locked(a, off);
+	return free_taking_lock(a, off);
 }
 
 sma_off_t sma_realloc(sma_t *a, sma_off_t off, size_t size)

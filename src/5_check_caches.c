@@ -102,98 +102,109 @@ static uint64_t check_class_entries(struct ck *c, unsigned i, const struct cache
  * as its recovery would settle it (4_repair.c): a thread killed in the
  * middle of a move leaves a consistent arena.
  */
-void sma__ck_slots(struct ck *c)
+/* What the slots' caches hold, summed over the table. */
+struct sums {
+	uint64_t objs, bytes, sbytes, d_allocs, d_frees, d_used;
+	struct offs ent, pushed;  /* cached; pushed by a thread killed mid-push */
+	int unsettled;		  /* a slot's stored bytes may lag its cache */
+};
+
+/* Adds held slot i's cache and its in-flight object to u. */
+static void sum_slot(struct ck *c, unsigned i, struct sums *u)
 {
 	const struct sma *a = c->a;
 	const struct sma_header *h = a->h;
-	uint64_t objs = 0, bytes = 0, sbytes = 0, d_allocs = 0, d_frees = 0, d_used = 0;
-	struct offs ent = { 0 }, pushed = { 0 };
-	int unsettled = 0; /* a slot's stored bytes may lag its cache */
-	for (unsigned i = 0; i < h->nslots && !c->stop; i++) {
-		const struct slot *s = slot_at(a, i);
-		uint32_t st = atomic_load(&s->state);
-		if (st == SLOT_FREE)
-			continue;
-		if (st != SLOT_HELD) {
+	const struct slot *s = slot_at(a, i);
+	uint64_t cb = LOAD(((struct slot *)s)->cache);
+	uint64_t blk = cb ? sma__heap_block_of(a, cb) : 0;
+	if (!blk || hw_kind(hw_load(a, blk)) != KIND_INTERNAL ||
+	    hw_size(hw_load(a, blk)) - BLOCK_OVERHEAD < h->cache_bytes) {
+		report(c, "C1: slot %u (pid %d): its cache %#llx is not a cache block", i, s->pid, X(cb));
+		return;
+	}
+	const struct cache_block *cache = (const struct cache_block *)at(a, cb);
+	for (unsigned cls = 0; cls < NCLASSES; cls++) {
+		uint64_t b = check_class_entries(c, i, cache, cls, &u->ent, &u->objs);
+		if (b != UINT64_MAX)
+			u->bytes += b;
+	}
+	struct settle se;
+	sma__settle_inflight(a, s, cache, &se);
+	if (se.to_cache) {
+		/* Pushed objects count only if no cache has them
+		 * (4_repair.c R3): decided once all are known. */
+		uint64_t usable = se.cls < NSMALL ? class_size[se.cls] : entry_usable(se.entry);
+		if (INF_KIND(atomic_load(&((struct slot *)s)->inf)) == INF_PUSH) {
+			offs_add(&u->pushed, se.obj);
+		} else {
+			offs_add(&u->ent, se.obj);
+			u->objs++;
+		}
+		u->bytes += usable;
+		u->unsettled = 1;
+	}
+	u->d_allocs += se.d_allocs;
+	u->d_frees += se.d_frees;
+	u->d_used += se.d_used;
+	if (atomic_load(&((struct slot *)s)->inf) || s->op != SOP_NONE)
+		u->unsettled = 1;
+	u->sbytes += sma__slot_cached_bytes(a, s);
+}
+
+/* C2: the objects the walk found neither live nor free that no cache
+ * holds, a few by name, and the totals. */
+static void report_lost(struct ck *c, struct sums *u)
+{
+	if (c->ncached)
+		qsort(c->cached, c->ncached, sizeof *c->cached, cmp_u64);
+	if (u->pushed.n)
+		qsort(u->pushed.v, u->pushed.n, sizeof *u->pushed.v, cmp_u64);
+	for (size_t k = 0, shown = 0; k < c->ncached && shown < 5; k++)
+		if (!offs_has(&u->ent, c->cached[k]) && !offs_has(&u->pushed, c->cached[k])) {
+			report(c, "C2: object %#llx is neither live, free nor in any cache (lost)", X(c->cached[k]));
+			shown++;
+		}
+	report(c, "C2: caches hold %llu objects, the heap and slabs have %llu neither live nor free", X(u->objs),
+	       X(c->cached_objs));
+}
+
+void sma__ck_slots(struct ck *c)
+{
+	const struct sma *a = c->a;
+	struct sums u = { 0 };
+	for (unsigned i = 0; i < a->h->nslots && !c->stop; i++) {
+		uint32_t st = atomic_load(&slot_at(a, i)->state);
+		if (st == SLOT_HELD)
+			sum_slot(c, i, &u);
+		else if (st != SLOT_FREE)
 			report(c, "C1: slot %u: state %u", i, st);
-			continue;
-		}
-		uint64_t cb = LOAD(((struct slot *)s)->cache);
-		uint64_t blk = cb ? sma__heap_block_of(a, cb) : 0;
-		if (!blk || hw_kind(hw_load(a, blk)) != KIND_INTERNAL ||
-		    hw_size(hw_load(a, blk)) - BLOCK_OVERHEAD < h->cache_bytes) {
-			report(c, "C1: slot %u (pid %d): its cache %#llx is not a cache block", i, s->pid, X(cb));
-			continue;
-		}
-		const struct cache_block *cache = (const struct cache_block *)at(a, cb);
-		for (unsigned cls = 0; cls < NCLASSES; cls++) {
-			uint64_t b = check_class_entries(c, i, cache, cls, &ent, &objs);
-			if (b != UINT64_MAX)
-				bytes += b;
-		}
-		struct settle se;
-		sma__settle_inflight(a, s, cache, &se);
-		if (se.to_cache) {
-			/* Pushed objects count only if no cache has them
-			 * (4_repair.c R3): decided once all are known. */
-			uint64_t usable = se.cls < NSMALL ? class_size[se.cls] : entry_usable(se.entry);
-			if (INF_KIND(atomic_load(&((struct slot *)s)->inf)) == INF_PUSH) {
-				offs_add(&pushed, se.obj);
-			} else {
-				offs_add(&ent, se.obj);
-				objs++;
-			}
-			bytes += usable;
-			unsettled = 1;
-		}
-		d_allocs += se.d_allocs;
-		d_frees += se.d_frees;
-		d_used += se.d_used;
-		if (atomic_load(&((struct slot *)s)->inf) || s->op != SOP_NONE)
-			unsettled = 1;
-		sbytes += sma__slot_cached_bytes(a, s);
 	}
 	if (c->stop)
 		goto out;
 	int moved = sma__ck_motion(a) != c->motion;
-	if (ent.n) {
-		qsort(ent.v, ent.n, sizeof *ent.v, cmp_u64);
-		for (size_t k = 1; k < ent.n; k++)
-			if (ent.v[k] == ent.v[k - 1])
-				report(c, "C2: %#llx is cached twice", X(ent.v[k]));
+	if (u.ent.n) {
+		qsort(u.ent.v, u.ent.n, sizeof *u.ent.v, cmp_u64);
+		for (size_t k = 1; k < u.ent.n; k++)
+			if (u.ent.v[k] == u.ent.v[k - 1])
+				report(c, "C2: %#llx is cached twice", X(u.ent.v[k]));
 	}
-	for (size_t k = 0; k < pushed.n; k++) {
-		if (offs_has(&ent, pushed.v[k])) {
-			/* Another cache has it: not this one's to count. */
-			continue;
-		}
-		objs++;
-	}
-	if (!moved && !ent.failed && objs != c->cached_objs) {
-		/* Which object is neither live nor free nor cached? */
-		if (c->ncached)
-			qsort(c->cached, c->ncached, sizeof *c->cached, cmp_u64);
-		if (pushed.n)
-			qsort(pushed.v, pushed.n, sizeof *pushed.v, cmp_u64);
-		for (size_t k = 0, shown = 0; k < c->ncached && shown < 5; k++)
-			if (!offs_has(&ent, c->cached[k]) && !offs_has(&pushed, c->cached[k])) {
-				report(c, "C2: object %#llx is neither live, free nor in any cache (lost)", X(c->cached[k]));
-				shown++;
-			}
-		report(c, "C2: caches hold %llu objects, the heap and slabs have %llu neither live nor free", X(objs),
-		       X(c->cached_objs));
-	}
-	if (!moved && !unsettled && bytes != sbytes)
-		report(c, "C4: slots count %llu cached bytes, their caches hold %llu", X(sbytes), X(bytes));
+	/* A pushed object another cache has is not this one's to count. */
+	for (size_t k = 0; k < u.pushed.n; k++)
+		if (!offs_has(&u.ent, u.pushed.v[k]))
+			u.objs++;
+	if (!moved && !u.ent.failed && u.objs != c->cached_objs)
+		report_lost(c, &u);
+	if (!moved && !u.unsettled && u.bytes != u.sbytes)
+		report(c, "C4: slots count %llu cached bytes, their caches hold %llu", X(u.sbytes), X(u.bytes));
 	struct sma_stats st;
 	sma__stats_read(a, &st);
-	st.live += d_allocs - d_frees;
-	st.used += d_used;
+	st.live += u.d_allocs - u.d_frees;
+	st.used += u.d_used;
 	if (!moved && (st.live != c->live || st.used != c->used))
 		report(c, "counters: %llu live objects of %llu bytes counted, %llu of %llu found", X(st.live), X(st.used),
 		       X(c->live), X(c->used));
 out:
-	free(ent.v);
-	free(pushed.v);
+	free(u.ent.v);
+	free(u.pushed.v);
 }
 

@@ -11,6 +11,7 @@
  * Only what the caller may read is listed.
  */
 #include "1_sem.h"
+#include "5_init.h"
 #include "5_open.h"
 #include "5_stats.h"
 

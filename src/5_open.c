@@ -31,6 +31,7 @@
  *   G3  an arena opened by path records that path's device and inode.
  *   G4  only the holder of init_lock writes a header that is not ready.
  */
+#include "5_init.h"
 #include "5_open.h"
 #include "0_proc.h"
 #include "1_lock.h"
@@ -50,54 +51,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-
-
-/* ---- the library ----------------------------------------------------------- */
-
-/* A robust, process-shared mutex as pthread_mutex_init leaves it: all
- * zero but for its kind word, which is what init_lock_ready() sets. */
-static pthread_mutex_t robust_template;
-static int robust_kind;
-
-static void atfork_child(void)
-{
-	atomic_fetch_add(&sma__fork_gen, 1);
-	sma__tls_after_fork();
-	sma__lock_after_fork();
-}
-
-static void init(void)
-{
-	pthread_mutexattr_t at;
-	pthread_mutexattr_init(&at);
-	pthread_mutexattr_setpshared(&at, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&at, PTHREAD_MUTEX_ROBUST);
-	pthread_mutex_init(&robust_template, &at);
-	pthread_mutexattr_destroy(&at);
-	robust_kind = robust_template.__data.__kind;
-	pthread_atfork(NULL, NULL, atfork_child);
-	sma__repair_init();
-}
-
-void sma__init_once(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, init);
-}
-
-/* Makes the all-zero mutex m a robust, process-shared one, once whoever
- * races for it; -1 if m holds something else (not a segment of ours). */
-static int init_lock_ready(pthread_mutex_t *m)
-{
-	int *kind = &m->__data.__kind, zero = 0;
-	if (__atomic_load_n(kind, __ATOMIC_ACQUIRE) == robust_kind)
-		return 0;
-	if (__atomic_compare_exchange_n(kind, &zero, robust_kind, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		return 0;
-	return zero == robust_kind ? 0 : -1;
-}
-
 
 /* ---- initialisation --------------------------------------------------------- */
 
@@ -306,7 +259,7 @@ static int settle(struct sma *a, struct opening *o)
 			 * nobody else was here. */
 			ours = o->create && o->ds.shm_nattch == 0 && creator_gone(&o->ds);
 		if (magic == SMA_MAGIC || ours || h->init_lock.__data.__kind != 0) {
-			if (init_lock_ready(&h->init_lock) < 0) {
+			if (sma__init_lock_ready(&h->init_lock) < 0) {
 				errno = EPROTO;
 				return -1;
 			}
