@@ -322,6 +322,9 @@ struct sma_header {
 	int32_t lock_tid;	   /* holder's thread */
 	struct op_record op;	   /* the operation in flight */
 	uint64_t lock_ops;	   /* lock acquisitions since creation */
+	uint64_t lock_seq;	   /* every acquisition, looks included: a
+				      reader without the lock knows by it
+				      that nobody held it meanwhile */
 	uint64_t lock_waits;	   /* of which had to wait for a holder */
 	uint64_t sem_ops;	   /* operations on the semaphore set */
 	uint64_t repairs;	   /* dead holders' operations repaired */

@@ -131,6 +131,7 @@ static int took(struct sma *a, int r, int count)
 	held_add(a);
 	STORE(h->lock_pid, sma__getpid());
 	STORE(h->lock_tid, sma__gettid());
+	STORE_REL(h->lock_seq, LOAD(h->lock_seq) + 1);
 	if (count)
 		BUMP(h->lock_ops, 1);
 	if (UNLIKELY(r == EOWNERDEAD)) {

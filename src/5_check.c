@@ -303,42 +303,134 @@ static int check_lock(struct sma *a)
 	return sma__lock_within(a, 2) == 0;
 }
 
-/* Up to three looks at a, 20 ms apart (one at an image); reports what
- * broke at every look.  How many problems were reported. */
+#define MAX_LOOKS 25
+
+/* Whether anything moved while a look was taken, as far as one can tell:
+ * the lock changed hands or was held by someone else, or a thread moved
+ * an object through its cache. */
+struct stillness {
+	uint64_t seq, motion;
+	int32_t pid;
+};
+
+static void still_begin(const struct sma *a, struct stillness *s)
+{
+	s->seq = LOAD_ACQ(a->h->lock_seq);
+	s->pid = LOAD(a->h->lock_pid);
+	s->motion = sma__ck_motion(a);
+}
+
+/* 2 when nothing moved during the look; 1 when nobody was inside the lock
+ * at either end of it (others may have come and gone); 0 otherwise. */
+static int still_end(const struct sma *a, int locked, const struct stillness *s)
+{
+	int outside = locked || a->image || (s->pid == 0 && LOAD(a->h->lock_pid) == 0);
+	if (!outside)
+		return 0;
+	if (sma__ck_motion(a) != s->motion)
+		return 1;
+	return locked || a->image || LOAD_ACQ(a->h->lock_seq) == s->seq ? 2 : 1;
+}
+
+/* 1 when problem m appears word for word in look c. */
+static int has_text(const struct ck *c, const char *m)
+{
+	for (int i = 0; i < c->problems; i++)
+		if (c->msg[i] && strcmp(c->msg[i], m) == 0)
+			return 1;
+	return 0;
+}
+
+/* Reports the problems of look c that the rule keeps; how many. */
+static int report_kept(const struct ck *c, const struct ck *other, const struct ck *third, int by_text,
+		       int (*fn)(const char *problem, void *arg), void *arg)
+{
+	int reported = 0;
+	for (int i = 0; i < c->problems; i++) {
+		const char *m = c->msg[i];
+		if (!m)
+			continue;
+		if (other && !(by_text ? has_text(other, m) : sma__ck_has_tag(other, m)))
+			continue;
+		/* By its text, only a problem that names a place. */
+		if (third && (!has_text(third, m) || !strstr(m, "0x")))
+			continue;
+		reported++;
+		if (fn && fn(m, arg))
+			break;
+	}
+	return reported;
+}
+
+/*
+ * Looks at a until the picture is trustworthy; reports what broke and
+ * returns how many problems.  A look with no problem ends it (consistent).
+ * A look taken while nothing moved is true: two such looks that break the
+ * same invariant report it (one, for an image).  While the arena moves, a
+ * problem is reported only when three looks in a row, none begun or ended
+ * with someone inside the lock, give it word for word and it names a
+ * place (a damaged block stays where it is; counts and chains of a moving
+ * arena do not).  An arena that never stood still for MAX_LOOKS looks is
+ * not reported: a moving picture is no evidence of damage.
+ */
 static int check_looks(struct sma *a, int (*fn)(const char *problem, void *arg), void *arg)
 {
-	int locked = check_lock(a);
-	struct ck prev[2];
-	int npass = 0, reported = 0;
-	for (;;) {
+	int locked = check_lock(a), reported = 0;
+	struct ck last[2] = { { .a = a }, { .a = a } }, still = { .a = a };
+	int have_still = 0;
+	for (int n = 0; n < MAX_LOOKS; n++) {
+		struct stillness st;
 		struct ck c = { .a = a };
+		still_begin(a, &st);
 		check_pass(&c);
+		int stillness = still_end(a, locked, &st), quiet = stillness == 2;
 		if (!c.problems) {
 			sma__ck_free(&c);
 			break;
 		}
-		if (npass == 2 || (a->image && npass == 0)) {
-			/* The third look: report what broke at every look. */
-			for (int i = 0; i < c.problems; i++) {
-				if (!c.msg[i] || (!a->image && (!sma__ck_has_tag(&prev[0], c.msg[i]) ||
-								  !sma__ck_has_tag(&prev[1], c.msg[i]))))
-					continue;
-				reported++;
-				if (fn && fn(c.msg[i], arg))
-					break;
-			}
+		if (!stillness) {
+			/* someone was inside the lock: no look of the three */
+			sma__ck_free(&last[0]);
+			sma__ck_free(&last[1]);
+			last[0] = (struct ck){ .a = a };
+			last[1] = (struct ck){ .a = a };
+		}
+		if (quiet && (a->image || have_still)) {
+			reported = report_kept(&c, a->image ? NULL : &still, NULL, 0, fn, arg);
 			sma__ck_free(&c);
 			break;
 		}
-		prev[npass++] = c;
+		if (stillness && last[0].problems && last[1].problems) {
+			reported = report_kept(&c, &last[1], &last[0], 1, fn, arg);
+			if (reported) {
+				sma__ck_free(&c);
+				break;
+			}
+		}
+		if (quiet) {
+			sma__ck_free(&still);
+			still = c;
+			have_still = 1;
+			c = (struct ck){ .a = a };
+			/* the look is kept as the still one; the rows below
+			 * keep an empty one in its place */
+		}
+		sma__ck_free(&last[0]);
+		last[0] = last[1];
+		last[1] = c;
+		if (!stillness) {
+			sma__ck_free(&last[1]);
+			last[1] = (struct ck){ .a = a };
+		}
 		struct timespec nap = { 0, 20 * 1000 * 1000 };
 		if (locked)
 			sma__unlock(a);
 		nanosleep(&nap, NULL);
 		locked = check_lock(a);
 	}
-	for (int i = 0; i < npass; i++)
-		sma__ck_free(&prev[i]);
+	sma__ck_free(&last[0]);
+	sma__ck_free(&last[1]);
+	sma__ck_free(&still);
 	if (locked)
 		sma__unlock(a);
 	return reported;
