@@ -4,6 +4,8 @@
 #   ./run.sh demo    installs what is missing, builds, and runs the demo
 #   ./run.sh test    installs what is missing, builds, and runs every test
 #   ./run.sh bench   builds and runs the benchmark (BENCH_FLAGS=--quick)
+#   ./run.sh soak [KILLS]  builds and runs the kill-fuzz with KILLS SIGKILLs
+#                    (default 10000) and prints its summary
 #
 # The build goes to _build/ (an out-of-tree build); the sources stay clean.
 set -u
@@ -107,8 +109,34 @@ bench)
 	build_all
 	make -C "$build" -s bench BENCH_FLAGS="${BENCH_FLAGS:-}"
 	;;
+soak)
+	kills=${2:-10000}
+	case "$kills" in
+	'' | *[!0-9]*)
+		say "usage: ./run.sh soak [KILLS]" >&2
+		exit 2
+		;;
+	esac
+	install_missing
+	build_all
+	make -C "$build" -s tests/test_kill >/dev/null || {
+		say "run.sh: the build of tests/test_kill failed" >&2
+		exit 2
+	}
+	# A failing round ends its arena and the run goes on (up to 20 of
+	# them), so that the figures cover the whole soak.
+	SMA_KILLS=$kills SMA_KILL_KEEP_GOING=${SMA_KILL_KEEP_GOING:-1} \
+		"$build/tests/test_kill" >"$build/soak.out" 2>&1
+	rc=$?
+	grep -E '^(FAILURE|worker|ERROR)' "$build/soak.out" | head -n 40 >&2
+	grep -E '^# (seed|kill-fuzz)' "$build/soak.out"
+	if [ $rc -ne 0 ]; then
+		say "run.sh: the soak failed (exit $rc): see $build/soak.out" >&2
+	fi
+	exit $rc
+	;;
 *)
-	say "usage: ./run.sh demo | test | bench" >&2
+	say "usage: ./run.sh demo | test | bench | soak [KILLS]" >&2
 	exit 2
 	;;
 esac

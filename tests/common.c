@@ -245,6 +245,10 @@ static void fatal_signal(int sig)
 		raise(sig);
 		return;
 	}
+	/* Standard output may be a pipe whose reader is gone (SIGPIPE, or
+	 * the say() below): a write must not end the process before it has
+	 * removed what the tests made. */
+	signal(SIGPIPE, SIG_IGN);
 	say("sma tests: ");
 	say(sig == SIGALRM ? "watchdog: a test ran longer than allowed" : "fatal signal ");
 	if (sig != SIGALRM)
