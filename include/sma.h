@@ -183,6 +183,8 @@ struct sma_info {
 	size_t cached;		  /* bytes held in thread caches */
 	int sem_gone;		  /* the set semid names was removed from outside */
 	uint32_t sets_replaced;	  /* sets made in place of removed ones */
+	uint32_t nsegs;		  /* segments, the first included */
+	size_t limit;		  /* growth limit, 0 = never grows */
 };
 SMA_API int sma_info(sma_t *a, struct sma_info *info);
 
@@ -237,6 +239,15 @@ SMA_API int sma_ls(int (*fn)(const struct sma_ls_entry *e, void *arg),
 /* Removes every orphaned semaphore set the caller may remove; returns how
  * many, or -1 with errno. */
 SMA_API int sma_rm_orphans(void);
+
+/* Growing (API.md): with a limit above its size, an arena that finds no
+ * room adds a segment, as long as all its segments then total at most
+ * the limit.  0 (the default) never grows. */
+SMA_API int sma_set_limit(sma_t *a, size_t bytes);
+SMA_API size_t sma_limit(const sma_t *a);
+/* Segment k of the arena (0 is the first, the one sma_shmid names): its
+ * shmid and size; 0, or -1 with ENOENT past the last. */
+SMA_API int sma_segment(sma_t *a, unsigned k, int *shmid, size_t *size);
 
 #ifdef __cplusplus
 }

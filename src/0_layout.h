@@ -265,6 +265,46 @@ enum {
 	LOP_RECOVER,	/* a recovery of the whole arena */
 };
 
+/* ---- segments ----------------------------------------------------------------
+ *
+ * An arena is its first segment (the one with this header) and the
+ * segments added as it grows (API.md, Growing): System V IPC_PRIVATE
+ * segments, each opening with a seg_header and its page map, then its
+ * heap of blocks (blocks never span two segments; each segment's heap ends
+ * in its own sentinel).  An offset's top bits are its segment's index.
+ *
+ *   added segment k
+ *   +------------+------------------+---------------------------- ... --+
+ *   | seg_header | page map (u32/pg)| heap: blocks, slabs, sentinel     |
+ *   +------------+------------------+---------------------------- ... --+
+ *
+ * Invariants:
+ *   S1  segs[0] names this segment; for 0 < k < nsegs segs[k] names a
+ *       segment whose seg_header carries SEG_MAGIC, arena_id and index k.
+ *   S2  total_size is the sum of the published segments' sizes.
+ *   S3  no segment made for the arena is unknown to it: a segment being
+ *       added is named by the grow record from before shmget until it is
+ *       published or removed.
+ */
+#define MAX_SEGS 64u
+#define SEG_MAGIC 0x7365672d616d73ull /* "sma-ges" */
+#define SEG_HDR_BYTES 64u
+struct seg_header {
+	uint64_t magic;		/* SEG_MAGIC */
+	uint64_t arena_id;	/* the arena's header.arena_id */
+	uint32_t index;		/* k */
+	uint32_t pad;
+	uint64_t size;		/* bytes of the segment */
+};
+struct seg_rec {
+	int32_t shmid;		/* the segment, -1 = none */
+	uint32_t npages;	/* its pages */
+	uint64_t size;		/* its bytes */
+	uint64_t pmap_off;	/* its page map (a whole offset) */
+	uint64_t heap_off;	/* its first block (a whole offset) */
+	uint64_t heap_end;	/* its sentinel (a whole offset) */
+};
+
 struct op_record {
 	uint32_t kind;		   /* LOP_*, LOP_NONE = nothing in flight */
 	uint32_t slot;		   /* LOP_SLOT: the slot's index + 1 */
@@ -275,6 +315,19 @@ struct op_record {
 	uint64_t used;		   /* its used then */
 	uint64_t named;		   /* its named then */
 	uint64_t block;		   /* LOP_SLOT: the cache block being given back */
+};
+
+/* A segment being added (1_lock.c writes it, beside the operation record,
+ * since growth happens inside other operations): from before shmget until
+ * the segment is published (header.nsegs > seg) or removed. */
+struct grow_record {
+	uint32_t active;	   /* 1 while a segment is being added */
+	uint32_t seg;		   /* its index */
+	int32_t shmid;		   /* its id once shmget returned, -1 before */
+	int32_t pid;		   /* the holder (its namespace's pid) */
+	uint64_t size;		   /* its bytes */
+	int64_t time;		   /* when it was asked for (seconds) */
+	uint64_t pidns;		   /* the holder's PID namespace, 0 = unknown */
 };
 
 struct sma_header {
@@ -321,6 +374,7 @@ struct sma_header {
 	int32_t lock_pid;	   /* holder's pid (its namespace's), 0 = none */
 	int32_t lock_tid;	   /* holder's thread */
 	struct op_record op;	   /* the operation in flight */
+	struct grow_record grow;   /* a segment being added */
 	uint64_t lock_ops;	   /* lock acquisitions since creation */
 	uint64_t lock_seq;	   /* every acquisition, looks included: a
 				      reader without the lock knows by it
@@ -347,6 +401,13 @@ struct sma_header {
 	uint64_t heads[FL_COUNT][SL_COUNT];
 
 	struct class_state cls[NCLASSES];
+
+	/* growth (1_segs.c): every segment of the arena, this one first */
+	_Atomic uint32_t nsegs;	   /* segments published (1 + added) */
+	uint32_t pad2;
+	uint64_t limit;		   /* bytes all segments may total, 0 = never grow */
+	uint64_t total_size;	   /* bytes of the published segments */
+	struct seg_rec segs[MAX_SEGS];
 };
 _Static_assert(sizeof(pthread_mutex_t) == 40, "the glibc layout of pthread_mutex_t");
 
@@ -373,18 +434,72 @@ struct sma {
 	uint32_t entries;	/* entries in all */
 	uint32_t refill;	/* small objects a refill takes */
 	struct sma *reg_next;	/* the process's list of open handles */
+	/* Where this handle attached each added segment (NULL until it needs
+	 * it; [0] is base), and their bytes; attached under seg_mu. */
+	char *_Atomic seg_base[MAX_SEGS];
+	uint64_t seg_size[MAX_SEGS];
+	_Atomic uint64_t mapped;	/* bytes of the added segments attached */
+	_Atomic uint32_t seg_seen;	/* segments 1.. attached, from the first */
+	pthread_mutex_t seg_mu;
 };
 
 /* ---- offsets and addresses ------------------------------------------------
  * The only place that turns an offset into an address and back. */
+static inline unsigned seg_index(uint64_t off) { return (unsigned)(off >> OFF_SEG_SHIFT); }
+static inline uint64_t seg_start(uint64_t off) { return off & ~OFF_MASK; }
+
+/* The address of off, whose segment this handle has attached (the lock
+ * holder has them all; a reader checks with seg_ok() first). */
 static inline void *at(const struct sma *a, uint64_t off)
 {
-	DASSERT(off < a->size);
-	return a->base + off;
+	if (LIKELY(off <= OFF_MASK)) {
+		DASSERT(off < a->size);
+		return a->base + off;
+	}
+	char *b = atomic_load_explicit(&((struct sma *)a)->seg_base[seg_index(off) % MAX_SEGS],
+				       memory_order_acquire);
+	DASSERT(b != NULL);
+	return b + (off & OFF_MASK);
 }
+
+/* Attaches segment k of the arena (0_segs.c): its address, or NULL. */
+HIDDEN char *sma__seg_attach(const struct sma *a, unsigned k);
+/* Attaches every published segment; 0, or -1 if one could not be. */
+HIDDEN int sma__segs_attach_all(struct sma *a);
+/* A new handle's table (only base); detaching (or freeing, for an image)
+ * every added segment. */
+HIDDEN void sma__segs_init(struct sma *a);
+HIDDEN void sma__segs_forget(struct sma *a);
+/* The offset of an address in an added segment this handle attached, or
+ * 0 when p is in none. */
+HIDDEN uint64_t sma__off_slow(const struct sma *a, const void *p);
+
+/* 1 when segment k is published and this handle has it (attaching it the
+ * first time), so that at() may be used in it. */
+static inline int seg_ok(const struct sma *a, unsigned k)
+{
+	if (LIKELY(k == 0))
+		return 1;
+	if (k >= MAX_SEGS)
+		return 0;
+	if (LIKELY(atomic_load_explicit(&((struct sma *)a)->seg_base[k], memory_order_acquire) != NULL))
+		return 1;
+	return sma__seg_attach(a, k) != NULL;
+}
+
+/* The address in this process of an offset taken from outside (at() is
+ * for offsets the arena holds): NULL when its segment cannot be had. */
+static inline void *at_checked(const struct sma *a, uint64_t off)
+{
+	return seg_ok(a, seg_index(off)) ? at(a, off) : NULL;
+}
+
 static inline uint64_t off_of(const struct sma *a, const void *p)
 {
-	return (uint64_t)((const char *)p - a->base);
+	const char *c = p;
+	if (LIKELY(c >= a->base && c < a->base + a->size))
+		return (uint64_t)(c - a->base);
+	return sma__off_slow(a, p);
 }
 
 /* 1 when a is a handle that may change its arena; 0 with errno EINVAL (no
@@ -433,29 +548,70 @@ static inline int hw_tag_ok(uint64_t b, uint64_t w)
 
 /* The most blocks the heap can hold: a bound for any loop over blocks or
  * lists, whatever a scribbled counter says. */
+/* More blocks than the segments this handle has attached can hold: a
+ * bound for every walk of a chain. */
 static inline uint64_t max_blocks(const struct sma *a)
 {
-	return (a->h->heap_end - a->h->heap_off) / MIN_BLOCK + 1;
+	return (a->h->heap_end - a->h->heap_off + LOAD(((struct sma *)a)->mapped)) / MIN_BLOCK + 1;
 }
 
-/* 1 if [off, off + len) lies in the heap (no sum that could wrap). */
-static inline int in_heap(const struct sma *a, uint64_t off, uint64_t len)
+/* The heap of off's segment: [*lo, *hi) with the sentinel at *hi; 0 when
+ * off's segment is not one this handle can reach. */
+static inline int seg_heap(const struct sma *a, uint64_t off, uint64_t *lo, uint64_t *hi)
 {
 	const struct sma_header *h = a->h;
-	return off >= h->heap_off && off <= h->heap_end && len <= h->heap_end - off;
+	unsigned k = seg_index(off);
+	if (LIKELY(k == 0)) {
+		*lo = h->heap_off;
+		*hi = h->heap_end;
+		return 1;
+	}
+	if (k >= atomic_load_explicit(&h->nsegs, memory_order_acquire) || !seg_ok(a, k))
+		return 0;
+	*lo = h->segs[k].heap_off;
+	*hi = h->segs[k].heap_end;
+	return seg_index(*lo) == k && *lo < *hi && seg_index(*hi) == k;
 }
 
-static inline _Atomic uint32_t *pmap(const struct sma *a)
+/* Segments published (at least 1, at most MAX_SEGS whatever the header
+ * says), and the heap of segment k: 1 with [*lo, *hi) when this handle
+ * reaches it. */
+static inline unsigned nsegs_of(const struct sma *a)
 {
-	return (_Atomic uint32_t *)at(a, a->h->pmap_off);
+	uint32_t n = atomic_load_explicit(&a->h->nsegs, memory_order_acquire);
+	return n < 1 ? 1 : n > MAX_SEGS ? MAX_SEGS : n;
+}
+static inline int seg_k_heap(const struct sma *a, unsigned k, uint64_t *lo, uint64_t *hi)
+{
+	return seg_heap(a, (uint64_t)k << OFF_SEG_SHIFT, lo, hi);
+}
+
+/* 1 if [off, off + len) lies in the heap of one segment (no sum that could
+ * wrap); its segment is then attached. */
+static inline int in_heap(const struct sma *a, uint64_t off, uint64_t len)
+{
+	uint64_t lo, hi;
+	return seg_heap(a, off, &lo, &hi) && off >= lo && off <= hi && len <= hi - off;
+}
+
+/* The page map: one word per page of each segment, reached by the page's
+ * whole number (off >> PAGE_SHIFT); callers have checked the page lies in
+ * a heap (in_heap). */
+#define PG_SEG_SHIFT (OFF_SEG_SHIFT - PAGE_SHIFT)
+static inline _Atomic uint32_t *pm_word(const struct sma *a, uint64_t pg)
+{
+	unsigned k = (unsigned)(pg >> PG_SEG_SHIFT);
+	if (LIKELY(k == 0))
+		return (_Atomic uint32_t *)at(a, a->h->pmap_off) + pg;
+	return (_Atomic uint32_t *)at(a, a->h->segs[k % MAX_SEGS].pmap_off) + (pg & ((1ull << PG_SEG_SHIFT) - 1));
 }
 static inline uint32_t pm_load(const struct sma *a, uint64_t pg)
 {
-	return atomic_load_explicit(&pmap(a)[pg], memory_order_acquire);
+	return atomic_load_explicit(pm_word(a, pg), memory_order_acquire);
 }
 static inline void pm_store(struct sma *a, uint64_t pg, uint32_t v)
 {
-	atomic_store_explicit(&pmap(a)[pg], v, memory_order_release);
+	atomic_store_explicit(pm_word(a, pg), v, memory_order_release);
 }
 
 /* ---- size classes ------------------------------------------------------------ */
@@ -491,7 +647,8 @@ static inline int geometry_ok(const struct sma *a)
 	       h->buckets_off >= h->pmap_off + h->npages * 4 && !(h->buckets_off & 7) &&
 	       h->heap_off >= h->buckets_off + (uint64_t)h->nbuckets * 8 && !(h->heap_off & 15) &&
 	       h->heap_off + MIN_BLOCK < h->heap_end && h->heap_end + BLOCK_HDR == h->size &&
-	       h->heap_size < h->size &&
+	       atomic_load(&((struct sma_header *)h)->nsegs) >= 1 &&
+	       atomic_load(&((struct sma_header *)h)->nsegs) <= MAX_SEGS &&
 	       h->cache_bytes == CACHE_HDR_BYTES + 8ull * a->entries;
 }
 
@@ -556,15 +713,14 @@ static inline unsigned slab_index(unsigned cls, uint64_t d)
  * has bounds-checked; takes no lock. */
 static inline struct slab *slab_of(const struct sma *a, uint64_t off, unsigned *idx)
 {
-	const struct sma_header *h = a->h;
-	uint64_t pg = off >> PAGE_SHIFT;
-	if (off >= h->heap_end || pg >= h->npages)
+	uint64_t lo, hi;
+	if (!seg_heap(a, off, &lo, &hi) || off < lo || off >= hi)
 		return NULL;
-	uint32_t e = pm_load(a, pg);
+	uint32_t e = pm_load(a, off >> PAGE_SHIFT);
 	if (!(e & PM_SLAB))
 		return NULL;
-	uint64_t p = (uint64_t)(e & PM_VAL) << PAGE_SHIFT;
-	if (p < h->heap_off + BLOCK_HDR || p + SLAB_SIZE > h->heap_end || off < p + SLAB_HDR)
+	uint64_t p = seg_start(off) | (uint64_t)(e & PM_VAL) << PAGE_SHIFT;
+	if (p < lo + BLOCK_HDR || p + SLAB_SIZE > hi || off < p + SLAB_HDR)
 		return NULL;
 	struct slab *s = (struct slab *)at(a, p);
 	unsigned cls = LOAD(s->cls);

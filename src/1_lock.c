@@ -132,6 +132,10 @@ static int took(struct sma *a, int r, int count)
 	STORE(h->lock_pid, sma__getpid());
 	STORE(h->lock_tid, sma__gettid());
 	STORE_REL(h->lock_seq, LOAD(h->lock_seq) + 1);
+	/* The holder reaches every segment (0_segs.c). */
+	if (UNLIKELY(atomic_load_explicit(&a->seg_seen, memory_order_relaxed) + 1 <
+		     atomic_load_explicit(&h->nsegs, memory_order_acquire)))
+		sma__segs_attach_all(a);
 	if (count)
 		BUMP(h->lock_ops, 1);
 	if (UNLIKELY(r == EOWNERDEAD)) {
@@ -259,6 +263,33 @@ void sma__op_end(struct sma *a)
 {
 	DASSERT(sma__lock_held(a));
 	STORE_REL(a->h->op.kind, LOP_NONE);
+}
+
+/* ---- the grow record -------------------------------------------------------- */
+
+void sma__grow_begin(struct sma *a, unsigned seg, uint64_t size, int64_t now, uint64_t pidns)
+{
+	struct grow_record *g = &a->h->grow;
+	DASSERT(sma__lock_held(a));
+	g->seg = seg;
+	g->shmid = -1;
+	g->pid = sma__getpid();
+	g->size = size;
+	g->time = now;
+	g->pidns = pidns;
+	STORE_REL(g->active, 1);
+}
+
+void sma__grow_shmid(struct sma *a, int shmid)
+{
+	DASSERT(sma__lock_held(a));
+	STORE_REL(a->h->grow.shmid, shmid);
+}
+
+void sma__grow_end(struct sma *a)
+{
+	DASSERT(sma__lock_held(a));
+	STORE_REL(a->h->grow.active, 0);
 }
 
 /* Takes the lock for a reader on a writable handle; 1 if taken. */

@@ -31,4 +31,9 @@ HIDDEN void sma__op_slot(struct sma *a, unsigned slot);
 HIDDEN void sma__op_block(struct sma *a, uint64_t block);
 HIDDEN void sma__op_end(struct sma *a);
 
+/* The grow record (0_layout.h S3): a segment being added. */
+HIDDEN void sma__grow_begin(struct sma *a, unsigned seg, uint64_t size, int64_t now, uint64_t pidns);
+HIDDEN void sma__grow_shmid(struct sma *a, int shmid);
+HIDDEN void sma__grow_end(struct sma *a);
+
 #endif /* SMA_LOCK_H */

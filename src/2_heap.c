@@ -37,6 +37,7 @@
  */
 #include "2_heap.h"
 #include "1_lock.h"
+#include "1_segs.h"
 
 /* ---- lists --------------------------------------------------------------- */
 
@@ -120,7 +121,7 @@ static uint64_t list_first_fit(struct sma *a, uint64_t size)
 		return 0;
 	uint64_t b = h->heads[fl][sl];
 	for (uint64_t n = max_blocks(a); b && n--; b = *lnext(a, b)) {
-		if (b < h->heap_off || b >= h->heap_end || (b & 15))
+		if (!in_heap(a, b, MIN_BLOCK) || (b & 15))
 			return 0;
 		if (hw_size(hw_load(a, b)) >= size)
 			return b;
@@ -155,17 +156,78 @@ static void pm_clear_first(struct sma *a, uint64_t b, uint64_t next)
 
 /* ---- the heap ------------------------------------------------------------- */
 
+/* Lays out the heap [lo, end) of one segment: one free block and the
+ * sentinel, in the page map; not yet on a list. */
+static void lay_out(struct sma *a, uint64_t lo, uint64_t end)
+{
+	uint64_t size = end - lo;
+	atomic_store(bhdr(a, end), hw_make(end, 0, KIND_INTERNAL, BF_PREV_FREE));
+	*bprev(a, end) = size;
+	atomic_store(bhdr(a, lo), hw_make(lo, size, KIND_USER, BF_FREE));
+	pm_set_first(a, lo);
+	pm_set_first(a, end);
+}
+
 void sma__heap_init(struct sma *a)
 {
 	struct sma_header *h = a->h;
-	uint64_t b = h->heap_off, size = h->heap_end - h->heap_off;
-	atomic_store(bhdr(a, h->heap_end), hw_make(h->heap_end, 0, KIND_INTERNAL, BF_PREV_FREE));
-	*bprev(a, h->heap_end) = size;
-	atomic_store(bhdr(a, b), hw_make(b, size, KIND_USER, BF_FREE));
-	pm_set_first(a, b);
-	pm_set_first(a, h->heap_end);
-	list_insert(a, b, size);
-	h->heap_size = size - BLOCK_OVERHEAD;
+	lay_out(a, h->heap_off, h->heap_end);
+	list_insert(a, h->heap_off, h->heap_end - h->heap_off);
+	h->heap_size = h->heap_end - h->heap_off - BLOCK_OVERHEAD;
+}
+
+/* The size of the segment that growth adds for a block of need bytes (0:
+ * none may be added): as large as the arena so far, at least large enough
+ * for the block, and no larger than the limit leaves. */
+static uint64_t grow_size(const struct sma *a, uint64_t need)
+{
+	const struct sma_header *h = a->h;
+	uint64_t total = LOAD(h->total_size), limit = LOAD(h->limit);
+	if (!limit || total >= limit || need > OFF_MASK / 2)
+		return 0;
+	uint64_t room = (limit - total) & ~(uint64_t)(PAGE - 1);
+	uint64_t least = (need + need / 512 + 2 * PAGE + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+	while (sma__seg_heap_bytes(least) < need)
+		least += PAGE;
+	uint64_t want = total > least ? total : least;
+	if (want > room)
+		want = room;
+	return want >= least ? want : 0;
+}
+
+static int grow_locked(struct sma *a, uint64_t need);
+
+int sma__heap_grow_locked(struct sma *a, uint64_t usable, uint64_t align)
+{
+	DASSERT(sma__lock_held(a));
+	if (usable > OFF_MASK / 2)
+		return 0;
+	uint64_t need = (usable + BLOCK_OVERHEAD + 15) & ~15ull;
+	if (need < MIN_BLOCK)
+		need = MIN_BLOCK;
+	if (align > ALIGN)
+		need += align + MIN_BLOCK;
+	return grow_locked(a, need);
+}
+
+/* Adds a segment holding a free block of at least need bytes (1_segs.c);
+ * 1 if it did. */
+static int grow_locked(struct sma *a, uint64_t need)
+{
+	struct sma_header *h = a->h;
+	uint64_t size = grow_size(a, need);
+	unsigned k;
+	if (!size || sma__seg_add_locked(a, size, &k) < 0)
+		return 0;
+	uint64_t lo = h->segs[k].heap_off, end = h->segs[k].heap_end;
+	lay_out(a, lo, end);
+	STEP();
+	sma__seg_publish_locked(a, k);
+	list_insert(a, lo, end - lo);
+	h->heap_size += end - lo - BLOCK_OVERHEAD;
+	STEP();
+	sma__grow_end(a);
+	return 1;
 }
 
 static inline void set_prev_free(struct sma *a, uint64_t b, uint64_t prev_size)
@@ -187,8 +249,7 @@ static inline void clear_prev_free(struct sma *a, uint64_t b)
 uint64_t sma__heap_alloc_locked(struct sma *a, uint64_t usable, uint64_t align, unsigned kind)
 {
 	DASSERT(sma__lock_held(a));
-	struct sma_header *h = a->h;
-	if (usable > h->heap_size)
+	if (usable > OFF_MASK / 2)
 		return 0;
 	uint64_t need = (usable + BLOCK_OVERHEAD + 15) & ~15ull;
 	if (need < MIN_BLOCK)
@@ -261,7 +322,7 @@ void sma__heap_free_locked(struct sma *a, uint64_t b)
 
 	uint64_t n = b + size;
 	uint64_t nw = hw_load(a, n);
-	if ((nw & BF_FREE) && n != a->h->heap_end) {
+	if ((nw & BF_FREE) && hw_size(nw)) {
 		uint64_t nsize = hw_size(nw);
 		list_remove(a, n, nsize);
 		size += nsize;
@@ -272,7 +333,7 @@ void sma__heap_free_locked(struct sma *a, uint64_t b)
 	if (prev_free) {
 		uint64_t psize = *bprev(a, b), p = b - psize;
 		uint64_t pw = hw_load(a, p);
-		if (p >= a->h->heap_off && hw_tag_ok(p, pw) && (pw & BF_FREE) && hw_size(pw) == psize) {
+		if (psize <= b && seg_index(p) == seg_index(b) && in_heap(a, p, psize) && hw_tag_ok(p, pw) && (pw & BF_FREE) && hw_size(pw) == psize) {
 			list_remove(a, p, psize);
 			atomic_store(bhdr(a, p), hw_make(p, psize + size, KIND_USER, BF_FREE | (pw & BF_PREV_FREE)));
 			pm_clear_first(a, b, b + size);
@@ -292,7 +353,7 @@ void sma__heap_free_locked(struct sma *a, uint64_t b)
 int sma__heap_resize_locked(struct sma *a, uint64_t b, uint64_t usable)
 {
 	DASSERT(sma__lock_held(a));
-	if (usable > a->h->heap_size)
+	if (usable > OFF_MASK / 2)
 		return -1;
 	uint64_t w = hw_load(a, b), size = hw_size(w);
 	uint64_t need = (usable + BLOCK_OVERHEAD + 15) & ~15ull;
@@ -304,7 +365,7 @@ int sma__heap_resize_locked(struct sma *a, uint64_t b, uint64_t usable)
 			return 0;
 		uint64_t r = b + need, n = b + size;
 		uint64_t nw = hw_load(a, n);
-		int merge = (nw & BF_FREE) && n != a->h->heap_end;
+		int merge = (nw & BF_FREE) && hw_size(nw);
 		uint64_t rsize = rem + (merge ? hw_size(nw) : 0);
 		if (merge)
 			list_remove(a, n, hw_size(nw));
@@ -320,10 +381,8 @@ int sma__heap_resize_locked(struct sma *a, uint64_t b, uint64_t usable)
 	}
 
 	uint64_t n = b + size;
-	if (n == a->h->heap_end)
-		return -1;
 	uint64_t nw = hw_load(a, n);
-	if (!(nw & BF_FREE) || size + hw_size(nw) < need)
+	if (!(nw & BF_FREE) || !hw_size(nw) || size + hw_size(nw) < need)
 		return -1;
 	uint64_t nsize = hw_size(nw), total = size + nsize, rem = total - need;
 	list_remove(a, n, nsize);
@@ -351,8 +410,8 @@ int sma__heap_resize_locked(struct sma *a, uint64_t b, uint64_t usable)
  */
 uint64_t sma__heap_block_of(const struct sma *a, uint64_t off)
 {
-	const struct sma_header *h = a->h;
-	if (off < h->heap_off + BLOCK_HDR || off >= h->heap_end || (off & 15))
+	uint64_t lo, hi;
+	if (!seg_heap(a, off, &lo, &hi) || off < lo + BLOCK_HDR || off >= hi || (off & 15))
 		return 0;
 	uint64_t b = off - BLOCK_HDR, p = b >> PAGE_SHIFT;
 	uint32_t e = pm_load(a, p);
@@ -360,7 +419,7 @@ uint64_t sma__heap_block_of(const struct sma *a, uint64_t off)
 		return 0;
 	uint64_t cur = (p << PAGE_SHIFT) + (uint64_t)(e & PM_VAL) * 16;
 	for (int i = 0; i <= (int)(PAGE / MIN_BLOCK) && cur <= b; i++) {
-		if (cur < h->heap_off || cur >= h->heap_end)
+		if (cur < lo || cur >= hi)
 			return 0;
 		uint64_t w = hw_load(a, cur);
 		uint64_t sz = hw_size(w);
@@ -388,7 +447,7 @@ uint64_t sma__heap_largest_locked(const struct sma *a)
 	uint64_t best = 0;
 	uint64_t b = h->heads[fl][sl];
 	for (uint64_t i = 0; b && i < max_blocks(a); i++) {
-		if (b < h->heap_off || b >= h->heap_end || (b & 15))
+		if (!in_heap(a, b, MIN_BLOCK) || (b & 15))
 			break;
 		uint64_t sz = hw_size(hw_load(a, b));
 		if (sz > best)
@@ -425,22 +484,16 @@ static void pm_settle(struct sma *a, uint64_t *next, uint64_t b, uint64_t slab_l
  * neighbours left apart by a death.  0, or -1 if the blocks themselves are
  * broken (H1), in which case nothing past the break is touched.
  */
-int sma__heap_rebuild_locked(struct sma *a, int (*visit_slab)(struct sma *a, uint64_t p))
+/* The rebuild of one segment's heap [lo, end); 0, or -1 if its blocks do
+ * not tile it. */
+static int rebuild_seg(struct sma *a, uint64_t lo, uint64_t end, int (*visit_slab)(struct sma *a, uint64_t p))
 {
-	DASSERT(sma__lock_held(a));
-	struct sma_header *h = a->h;
-	uint64_t pm_next = h->heap_off >> PAGE_SHIFT, slab_lo = 0, slab_hi = 0;
-	h->fl_bitmap = 0;
-	memset(h->sl_bitmap, 0, sizeof h->sl_bitmap);
-	memset(h->heads, 0, sizeof h->heads);
-	h->heap_free_bytes = 0;
-	h->heap_free_blocks = 0;
-
-	uint64_t b = h->heap_off, pend = 0, pend_size = 0;
+	uint64_t pm_next = lo >> PAGE_SHIFT, slab_lo = 0, slab_hi = 0;
+	uint64_t b = lo, pend = 0, pend_size = 0;
 	int rc = 0;
-	while (b < h->heap_end) {
+	while (b < end) {
 		uint64_t w = hw_load(a, b), size = hw_size(w);
-		if (!hw_tag_ok(b, w) || size < MIN_BLOCK || b + size > h->heap_end) {
+		if (!hw_tag_ok(b, w) || size < MIN_BLOCK || b + size > end) {
 			rc = -1;
 			break;
 		}
@@ -477,7 +530,7 @@ int sma__heap_rebuild_locked(struct sma *a, int (*visit_slab)(struct sma *a, uin
 		}
 		b += size;
 	}
-	if (rc == 0 && b == h->heap_end) {
+	if (rc == 0 && b == end) {
 		pm_settle(a, &pm_next, b, slab_lo, slab_hi);
 		if (pend) {
 			list_insert(a, pend, pend_size);
@@ -487,6 +540,35 @@ int sma__heap_rebuild_locked(struct sma *a, int (*visit_slab)(struct sma *a, uin
 		}
 	} else {
 		rc = -1;
+	}
+	return rc;
+}
+
+int sma__heap_rebuild_locked(struct sma *a, int (*visit_slab)(struct sma *a, uint64_t p))
+{
+	DASSERT(sma__lock_held(a));
+	struct sma_header *h = a->h;
+	h->fl_bitmap = 0;
+	memset(h->sl_bitmap, 0, sizeof h->sl_bitmap);
+	memset(h->heads, 0, sizeof h->heads);
+	h->heap_free_bytes = 0;
+	h->heap_free_blocks = 0;
+	int rc = rebuild_seg(a, h->heap_off, h->heap_end, visit_slab);
+	uint64_t heap = h->heap_end - h->heap_off - BLOCK_OVERHEAD, total = h->size;
+	uint32_t n = atomic_load(&h->nsegs);
+	for (unsigned k = 1; rc == 0 && k < n && k < MAX_SEGS; k++) {
+		uint64_t lo, end;
+		if (!seg_heap(a, (uint64_t)k << OFF_SEG_SHIFT, &lo, &end))
+			return -1;
+		rc = rebuild_seg(a, lo, end, visit_slab);
+		heap += end - lo - BLOCK_OVERHEAD;
+		total += h->segs[k].size;
+	}
+	if (rc == 0) {
+		/* derived: a death between publishing a segment and counting
+		 * it leaves them short */
+		h->heap_size = heap;
+		h->total_size = total;
 	}
 	return rc;
 }

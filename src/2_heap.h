@@ -11,6 +11,10 @@ HIDDEN void sma__heap_init(struct sma *a);
  * offset or 0. */
 HIDDEN uint64_t sma__heap_alloc_locked(struct sma *a, uint64_t usable, uint64_t align, unsigned kind);
 HIDDEN void sma__heap_free_locked(struct sma *a, uint64_t b);
+/* When the limit allows, adds a segment that holds a block of usable
+ * bytes aligned to align (an allocation that found no room, after the
+ * caches gave theirs back); 1 if it did. */
+HIDDEN int sma__heap_grow_locked(struct sma *a, uint64_t usable, uint64_t align);
 /* Grows or shrinks block b in place to usable bytes; 0, or -1 if it
  * cannot. */
 HIDDEN int sma__heap_resize_locked(struct sma *a, uint64_t b, uint64_t usable);

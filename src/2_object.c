@@ -14,7 +14,7 @@
  */
 int sma__object_live(const struct sma *a, uint64_t off, uint64_t *usable, unsigned *kind)
 {
-	if (off >= a->size || (off & 15))
+	if ((off & 15) || !in_heap(a, off, 0))
 		return 0;
 	unsigned idx;
 	struct slab *s = slab_of(a, off, &idx);

@@ -111,7 +111,7 @@ static uint64_t slab_new(struct sma *a, unsigned cls)
 	STORE(s->magic, SLAB_MAGIC | cls);
 	STEP();
 	atomic_store(bhdr(a, b), (hw_load(a, b) & ~B_KIND_MASK) | ((uint64_t)KIND_SLAB << B_KIND_SHIFT));
-	map_pages(a, p, PM_SLAB | (uint32_t)(p >> PAGE_SHIFT));
+	map_pages(a, p, PM_SLAB | (uint32_t)((p & OFF_MASK) >> PAGE_SHIFT));
 	list_push(a, cls, s, p);
 	h->cls[cls].slabs++;
 	h->cls[cls].slots += s->nobj;
@@ -318,7 +318,7 @@ int sma__slab_rebuild_locked(struct sma *a, uint64_t p)
 	s->nfree = (uint16_t)nfree;
 	s->listed = 0;
 	s->owner = 0; /* threads' current slabs are hints: they find out */
-	map_pages(a, p, PM_SLAB | (uint32_t)(p >> PAGE_SHIFT));
+	map_pages(a, p, PM_SLAB | (uint32_t)((p & OFF_MASK) >> PAGE_SHIFT));
 	struct class_state *c = &a->h->cls[cls];
 	c->slabs++;
 	c->slots += s->nobj;

@@ -88,8 +88,7 @@ int sma__cache_tables(struct sma *a, uint64_t small_cap)
 struct cache_block *sma__cache_of(const struct sma *a, const struct slot *s)
 {
 	uint64_t c = LOAD(((struct slot *)s)->cache);
-	const struct sma_header *h = a->h;
-	if (c < h->heap_off + BLOCK_HDR || !in_heap(a, c, cache_block_bytes(a)) || (c & 15))
+	if (c < BLOCK_HDR || !in_heap(a, c - BLOCK_HDR, cache_block_bytes(a) + BLOCK_HDR) || (c & 15))
 		return NULL;
 	return (struct cache_block *)at(a, c);
 }

@@ -25,6 +25,7 @@
  */
 #include "4_repair.h"
 #include "1_lock.h"
+#include "1_segs.h"
 #include "1_sem.h"
 #include "2_heap.h"
 #include "2_object.h"
@@ -350,6 +351,9 @@ void sma__repair_locked(struct sma *a)
 	/* First make the heap walkable and its lists true again.  Blocks
 	 * that do not tile (H1: not something a death leaves) are not
 	 * touched further: the checker reports them. */
+	/* A segment a death left half added is the arena's once published,
+	 * else removed (1_segs.c). */
+	sma__seg_undo_locked(a);
 	int walkable = rebuild_locked(a) == 0;
 	if (walkable)
 		finish_op_locked(a);
@@ -381,6 +385,7 @@ int sma_recover(sma_t *a)
 		sma__sem_heal_locked(a);
 	sma__reclaim_dead_locked(a);
 	sma__op_begin(a, LOP_RECOVER);
+	sma__seg_undo_locked(a);
 	int rc = rebuild_locked(a);
 	if (rc == 0)
 		sma__orphans_sweep_locked(a);

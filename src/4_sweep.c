@@ -100,6 +100,32 @@ int sma__named_check(struct sma *a, int (*report)(void *, const char *, ...), vo
 	return walk_index(a, report, rarg, NULL, NULL);
 }
 
+/* Adds to *orphans (growing it) the library blocks and named objects of
+ * the heap [lo, hi) that refs does not hold; the new count. */
+static size_t collect_orphans(struct sma *a, uint64_t lo, uint64_t hi, const uint64_t *refs, size_t nrefs,
+			      uint64_t **orphans, size_t *cap, size_t n)
+{
+	for (uint64_t b = lo; *orphans && b < hi;) {
+		uint64_t w = hw_load(a, b), size = hw_size(w);
+		if (!hw_tag_ok(b, w) || size < MIN_BLOCK || b + size > hi)
+			break;
+		unsigned k = hw_kind(w);
+		if (!(w & BF_FREE) && (k == KIND_INTERNAL || k == KIND_NAMED) &&
+		    !bsearch(&b, refs, nrefs, sizeof *refs, cmp_u64)) {
+			if (n == *cap) {
+				uint64_t *t = realloc(*orphans, 2 * *cap * sizeof *t);
+				if (!t)
+					break;
+				*orphans = t;
+				*cap *= 2;
+			}
+			(*orphans)[n++] = b;
+		}
+		b += size;
+	}
+	return n;
+}
+
 /*
  * Frees the library blocks and named objects nothing references any more:
  * what a process killed between allocating and publishing them (or between
@@ -109,30 +135,16 @@ int sma__named_check(struct sma *a, int (*report)(void *, const char *, ...), vo
 unsigned sma__orphans_sweep_locked(struct sma *a)
 {
 	DASSERT(sma__lock_held(a));
-	struct sma_header *h = a->h;
 	uint64_t *refs = NULL;
 	size_t nrefs = 0;
 	if (walk_index(a, NULL, NULL, &refs, &nrefs) < 0 || !refs)
 		return 0;
 	size_t cap = 64, n = 0;
 	uint64_t *orphans = malloc(cap * sizeof *orphans);
-	for (uint64_t b = h->heap_off; orphans && b < h->heap_end;) {
-		uint64_t w = hw_load(a, b), size = hw_size(w);
-		if (!hw_tag_ok(b, w) || size < MIN_BLOCK || b + size > h->heap_end)
-			break;
-		unsigned k = hw_kind(w);
-		if (!(w & BF_FREE) && (k == KIND_INTERNAL || k == KIND_NAMED) &&
-		    !bsearch(&b, refs, nrefs, sizeof *refs, cmp_u64)) {
-			if (n == cap) {
-				uint64_t *t = realloc(orphans, 2 * cap * sizeof *t);
-				if (!t)
-					break;
-				orphans = t;
-				cap *= 2;
-			}
-			orphans[n++] = b;
-		}
-		b += size;
+	for (unsigned sk = 0; orphans && sk < nsegs_of(a); sk++) {
+		uint64_t lo, hi;
+		if (seg_k_heap(a, sk, &lo, &hi))
+			n = collect_orphans(a, lo, hi, refs, nrefs, &orphans, &cap, n);
 	}
 	for (size_t i = 0; i < n; i++) {
 		atomic_fetch_and(bhdr(a, orphans[i]), ~BF_LIVE);

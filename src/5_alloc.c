@@ -66,7 +66,7 @@ static uint64_t alloc_locked(struct sma *a, size_t size, size_t align, unsigned 
  * more. */
 static sma_off_t alloc_slow(sma_t *a, size_t size, size_t align)
 {
-	if (size > a->h->heap_size) {
+	if (size > a->h->heap_size && !LOAD(a->h->limit)) {
 		errno = ENOMEM;
 		return SMA_NULL;
 	}
@@ -77,6 +77,11 @@ static sma_off_t alloc_slow(sma_t *a, size_t size, size_t align)
 		sma__make_room_locked(a);
 		off = alloc_locked(a, size, align, KIND_USER);
 	}
+	/* Still no room: a new segment, if the limit allows (a small object
+	 * needs a slab). */
+	if (!off && (size <= SMALL_MAX ? sma__heap_grow_locked(a, SLAB_SIZE, PAGE)
+				      : sma__heap_grow_locked(a, size, align)))
+		off = alloc_locked(a, size, align, KIND_USER);
 	sma__unlock(a);
 	if (!off)
 		errno = ENOMEM;
@@ -202,7 +207,7 @@ int sma_free(sma_t *a, sma_off_t off)
 		return 0;
 	if (!handle_writable(a))
 		return -1;
-	if (UNLIKELY(off >= a->size || (off & 15))) {
+	if (UNLIKELY((off & 15) || !in_heap(a, off, 0))) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -252,7 +257,7 @@ sma_off_t sma_realloc(sma_t *a, sma_off_t off, size_t size)
 		errno = 0;
 		return SMA_NULL;
 	}
-	if (size > a->h->heap_size) {
+	if (size > a->h->heap_size && !LOAD(a->h->limit)) {
 		errno = ENOMEM;
 		return SMA_NULL;
 	}
@@ -303,7 +308,11 @@ size_t sma_usable_size(sma_t *a, sma_off_t off)
 
 void *sma_ptr(const sma_t *a, sma_off_t off)
 {
-	return LIKELY(off && a) ? a->base + off : NULL;
+	if (UNLIKELY(!off || !a))
+		return NULL;
+	if (LIKELY(off <= OFF_MASK))
+		return a->base + off;
+	return at_checked(a, off);
 }
 
 sma_off_t sma_off(const sma_t *a, const void *p)
@@ -311,9 +320,9 @@ sma_off_t sma_off(const sma_t *a, const void *p)
 	if (!a || !p)
 		return SMA_NULL;
 	const char *c = p;
-	if (c < a->base || c >= a->base + a->size)
-		return SMA_NULL;
-	return (sma_off_t)(c - a->base);
+	if (c >= a->base && c < a->base + a->size)
+		return (sma_off_t)(c - a->base);
+	return sma__off_slow(a, p);
 }
 
 int sma_flush(sma_t *a)

@@ -71,7 +71,7 @@ static void check_slab(struct ck *c, uint64_t p)
 		report(c, "S1: slab at %#llx: bad header (magic %#x, class %u, objects %u)", X(p), s->magic, cls, s->nobj);
 		return;
 	}
-	uint32_t want = PM_SLAB | (uint32_t)(p >> PAGE_SHIFT);
+	uint32_t want = PM_SLAB | (uint32_t)((p & OFF_MASK) >> PAGE_SHIFT);
 	for (uint64_t pg = p >> PAGE_SHIFT; pg < (p + SLAB_SIZE) >> PAGE_SHIFT; pg++)
 		if (pm_load(a, pg) != want)
 			report(c, "S5: slab at %#llx: page %llu is not mapped to it", X(p), X(pg));
@@ -116,17 +116,17 @@ static void check_slab(struct ck *c, uint64_t p)
 		c->cls_listed[cls]++;
 }
 
-/* H1-H3, H5-H7 and the slabs, by one walk. */
-static int check_blocks(struct ck *c)
+/* H1-H3, H6, H7 and the slabs of one segment's heap [lo, end), by one
+ * walk. */
+static int check_seg_blocks(struct ck *c, uint64_t lo, uint64_t end)
 {
 	const struct sma *a = c->a;
-	const struct sma_header *h = a->h;
-	uint64_t b = h->heap_off, prev_size = 0;
+	uint64_t b = lo, prev_size = 0;
 	int prev_free = 0;
 	uint64_t last_page = (uint64_t)-1;
-	while (b < h->heap_end && !c->stop) {
+	while (b < end && !c->stop) {
 		uint64_t w = hw_load(a, b), size = hw_size(w);
-		if (!hw_tag_ok(b, w) || size < MIN_BLOCK || b + size > h->heap_end) {
+		if (!hw_tag_ok(b, w) || size < MIN_BLOCK || b + size > end) {
 			report(c, "H1: block at %#llx: header %#llx is not a valid block (walk stops here)", X(b), X(w));
 			return -1;
 		}
@@ -177,11 +177,39 @@ static int check_blocks(struct ck *c)
 	}
 	if (c->stop)
 		return 0;
-	uint64_t w = hw_load(a, h->heap_end);
-	if (!hw_tag_ok(h->heap_end, w) || hw_size(w) != 0)
-		report(c, "H1: the sentinel at %#llx is damaged", X(h->heap_end));
+	uint64_t w = hw_load(a, end);
+	if (!hw_tag_ok(end, w) || hw_size(w) != 0)
+		report(c, "H1: the sentinel at %#llx is damaged", X(end));
 	else if (((w & BF_PREV_FREE) != 0) != prev_free)
-		report(c, "H3: the sentinel's prev-free flag is wrong");
+		report(c, "H3: the sentinel at %#llx: its prev-free flag is wrong", X(end));
+	return 0;
+}
+
+/* S1, S2: the segment table; then every segment's blocks, and H5. */
+static int check_blocks(struct ck *c)
+{
+	const struct sma *a = c->a;
+	const struct sma_header *h = a->h;
+	uint32_t n = atomic_load(&((struct sma_header *)h)->nsegs);
+	uint64_t total = h->size;
+	for (unsigned k = 1; k < n && k < MAX_SEGS; k++) {
+		uint64_t lo, end;
+		if (!seg_k_heap(a, k, &lo, &end)) {
+			report(c, "S1: segment %u (shmid %d, %llu bytes) cannot be reached", k, h->segs[k].shmid,
+			       X(h->segs[k].size));
+			return -1;
+		}
+		total += h->segs[k].size;
+	}
+	if (total != h->total_size)
+		report(c, "S2: the segments hold %llu bytes, the header counts %llu", X(total), X(h->total_size));
+	for (unsigned k = 0; k < n && k < MAX_SEGS && !c->stop; k++) {
+		uint64_t lo, end;
+		if (!seg_k_heap(a, k, &lo, &end) || check_seg_blocks(c, lo, end) < 0)
+			return -1;
+	}
+	if (c->stop)
+		return 0;
 	if (c->free_bytes != h->heap_free_bytes || c->free_blocks != h->heap_free_blocks)
 		report(c, "H5: %llu free blocks of %llu bytes, the header counts %llu of %llu", X(c->free_blocks),
 		       X(c->free_bytes), X(h->heap_free_blocks), X(h->heap_free_bytes));
@@ -207,7 +235,7 @@ static void check_lists(struct ck *c)
 					return;
 				}
 				uint64_t w;
-				if (b < h->heap_off || b + MIN_BLOCK > h->heap_end || (b & 15) ||
+				if (!in_heap(a, b, MIN_BLOCK) || (b & 15) ||
 				    sma__heap_block_of(a, b + BLOCK_HDR) != b || !((w = hw_load(a, b)) & BF_FREE)) {
 					report(c, "H4: list %u/%u: %#llx is not a free block", fl, sl, X(b));
 					break;

@@ -74,7 +74,10 @@ static int each_arena(int (*fn)(const struct sma_ls_entry *, void *), void *arg,
 				.key = ds.shm_perm.__key,
 				.shmid = id,
 				.semid = LOAD(((struct sma_header *)h)->semid),
-				.size = ds.shm_segsz,
+				/* a grown arena once, with all its segments */
+				.size = LOAD(((struct sma_header *)h)->total_size) > ds.shm_segsz
+						? LOAD(((struct sma_header *)h)->total_size)
+						: ds.shm_segsz,
 				.nattch = (uint32_t)ds.shm_nattch, /* read before our attach */
 				.uid = ds.shm_perm.uid,
 				.mode = ds.shm_perm.mode & 0777,

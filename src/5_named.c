@@ -76,11 +76,13 @@ again:;
 		if (rb)
 			sma__heap_free_locked(a, rb);
 		sma__op_end(a);
-		if (!retried++) {
+		if (retried++ == 0) {
 			/* Caches give back what they hold before ENOMEM. */
 			sma__make_room_locked(a);
 			goto again;
 		}
+		if (retried == 2 && sma__heap_grow_locked(a, size + 2 * sizeof(struct name_rec), ALIGN))
+			goto again; /* a new segment, if the limit allows */
 		errno = ENOMEM;
 		goto out;
 	}

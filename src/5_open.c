@@ -38,6 +38,7 @@
 #include "1_sem.h"
 #include "2_heap.h"
 #include "3_cache.h"
+#include "1_segs.h"
 #include "3_registry.h"
 #include "4_repair.h"
 
@@ -118,6 +119,13 @@ static int initialise(struct sma *a, key_t key, mode_t mode, uint64_t dev, uint6
 		return -1;
 	}
 	memset(at(a, h->slots_off), 0, h->heap_off - h->slots_off);
+	h->segs[0] = (struct seg_rec){ .shmid = a->shmid, .npages = (uint32_t)h->npages, .size = size,
+				       .pmap_off = h->pmap_off, .heap_off = h->heap_off, .heap_end = h->heap_end };
+	for (unsigned k = 1; k < MAX_SEGS; k++)
+		h->segs[k].shmid = -1;
+	h->total_size = size;
+	h->limit = 0;
+	atomic_store(&h->nsegs, 1);
 	sma__heap_init(a);
 	/* Caches scale with the heap: 16 objects per small class at 4 MiB
 	 * and below, 256 from 64 MiB. */
@@ -171,6 +179,7 @@ static struct sma *attach(int shmid, int flags, struct shmid_ds *ds)
 	a->h = p;
 	a->size = ds->shm_segsz;
 	a->shmid = shmid;
+	sma__segs_init(a);
 	a->key = ds->shm_perm.__key;
 	a->flags = flags & SMA_RDONLY;
 	a->semid = -1;
@@ -180,6 +189,7 @@ static struct sma *attach(int shmid, int flags, struct shmid_ds *ds)
 static void detach_free(struct sma *a)
 {
 	int e = errno;
+	sma__segs_forget(a);
 	shmdt(a->base);
 	free(a);
 	errno = e;
@@ -527,6 +537,7 @@ static struct sma *image_new(const void *image, size_t len)
 	a->h = copy;
 	a->size = len;
 	a->shmid = -1;
+	sma__segs_init(a);
 	a->semid = -1;
 	a->key = IPC_PRIVATE;
 	a->flags = SMA_RDONLY;
@@ -551,6 +562,13 @@ sma_t *sma_open_image(const void *image, size_t len)
 		errno = e;
 		return NULL;
 	}
+	if (atomic_load(&a->h->nsegs) != 1) {
+		/* An image is one segment: a grown arena's first alone
+		 * names memory it does not hold. */
+		sma__image_free(a);
+		errno = EPROTO;
+		return NULL;
+	}
 	sma__registry_add(a);
 	return a;
 }
@@ -562,6 +580,21 @@ struct sma *sma__image_of(const struct sma *a)
 	struct sma *c = image_new(a->base, a->size);
 	if (!c)
 		return NULL;
+	/* The added segments too, as private copies. */
+	uint32_t n = atomic_load(&a->h->nsegs);
+	for (unsigned k = 1; k < n && k < MAX_SEGS; k++) {
+		const char *src = sma__seg_attach(a, k);
+		void *copy = NULL;
+		if (!src || posix_memalign(&copy, PAGE, a->seg_size[k]) != 0) {
+			sma__image_free(c);
+			errno = ENOMEM;
+			return NULL;
+		}
+		memcpy(copy, src, a->seg_size[k]);
+		c->seg_size[k] = a->seg_size[k];
+		atomic_fetch_add(&c->mapped, a->seg_size[k]);
+		atomic_store(&c->seg_base[k], (char *)copy);
+	}
 	if (adopt(c, 0, 0) < 0) {
 		sma__image_free(c);
 		return NULL;
@@ -572,6 +605,7 @@ struct sma *sma__image_of(const struct sma *a)
 
 void sma__image_free(struct sma *a)
 {
+	sma__segs_forget(a);
 	free(a->base);
 	free(a);
 }
@@ -592,6 +626,7 @@ int sma_close(sma_t *a)
 	sma__slots_release_process(a);
 	sma__tls_forget(a);
 	sma__registry_remove(a);
+	sma__segs_forget(a);
 	/* The last one out of a destroyed arena removes its semaphore set:
 	 * once the segment is gone, nobody else will (sma__peek_detach). */
 	sma__peek_detach(a->h, a->shmid);
@@ -605,6 +640,7 @@ int sma_destroy(sma_t *a)
 		return -1;
 	if (shmctl(a->shmid, IPC_RMID, NULL) < 0)
 		return -1;
+	sma__segs_remove(a);
 	a->destroyed = 1;
 	return sma_close(a);
 }

@@ -35,7 +35,7 @@ void sma__stats_read(const struct sma *a, struct sma_stats *st)
 {
 	const struct sma_header *h = a->h;
 	memset(st, 0, sizeof *st);
-	st->size = h->size;
+	st->size = LOAD(h->total_size) > h->size ? LOAD(h->total_size) : h->size;
 	st->heap_size = h->heap_size;
 	st->allocs = LOAD(h->allocs) + sma__slots_sum(a, offsetof(struct slot, allocs));
 	st->frees = LOAD(h->frees) + sma__slots_sum(a, offsetof(struct slot, frees));
@@ -164,6 +164,8 @@ int sma_info(sma_t *a, struct sma_info *in)
 	in->lock_ops = LOAD(h->lock_ops);
 	in->repairs = LOAD(h->repairs);
 	in->sets_replaced = LOAD(h->sets_replaced);
+	in->nsegs = nsegs_of(a);
+	in->limit = (size_t)LOAD(h->limit);
 	in->sem_gone = !a->image && in->semid >= 0 && semctl(in->semid, 0, GETVAL) < 0 &&
 		       (errno == EINVAL || errno == EIDRM);
 	in->nslots = h->nslots;

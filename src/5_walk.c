@@ -26,14 +26,14 @@ static int walk_slab(const struct sma *a, uint64_t p, walk_fn fn, void *arg)
 	return 0;
 }
 
-static int walk_impl(const struct sma *a, walk_fn fn, void *arg)
+/* The blocks of the heap [lo, end) of one segment. */
+static int walk_seg(const struct sma *a, uint64_t lo, uint64_t end, walk_fn fn, void *arg)
 {
-	const struct sma_header *h = a->h;
-	uint64_t b = h->heap_off;
-	uint64_t limit = (h->heap_end - h->heap_off) / MIN_BLOCK + 1;
-	while (b < h->heap_end && limit--) {
+	uint64_t b = lo;
+	uint64_t limit = (end - lo) / MIN_BLOCK + 1;
+	while (b < end && limit--) {
 		uint64_t w = hw_load(a, b), size = hw_size(w);
-		if (!hw_tag_ok(b, w) || size < MIN_BLOCK || b + size > h->heap_end)
+		if (!hw_tag_ok(b, w) || size < MIN_BLOCK || b + size > end)
 			return -2;
 		int rc = 0;
 		unsigned k = hw_kind(w);
@@ -47,7 +47,17 @@ static int walk_impl(const struct sma *a, walk_fn fn, void *arg)
 			return rc;
 		b += size;
 	}
-	return b == h->heap_end ? 0 : -2;
+	return b == end ? 0 : -2;
+}
+
+static int walk_impl(const struct sma *a, walk_fn fn, void *arg)
+{
+	int rc = 0;
+	for (unsigned k = 0; !rc && k < nsegs_of(a); k++) {
+		uint64_t lo, end;
+		rc = seg_k_heap(a, k, &lo, &end) ? walk_seg(a, lo, end, fn, arg) : -2;
+	}
+	return rc;
 }
 
 int sma_walk(sma_t *a, walk_fn fn, void *arg)

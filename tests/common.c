@@ -34,6 +34,8 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/mman.h>
+#include <stdatomic.h>
 
 #define T_MAX_IDS 4096	    /* ids recorded per kind */
 #define T_MAX_KEYS 1024	    /* keys recorded */
@@ -58,6 +60,27 @@ static int snap_sem[T_MAX_SNAP], n_snap_sem;
 static sma_t *handles[T_MAX_HANDLES];
 static int n_handles;
 static pid_t children[T_MAX_CHILDREN];
+
+/* Every process t_fork made, in any process of the test (shared memory):
+ * a segment one of them created is the test's too (an arena grown by a
+ * child adds segments the child creates). */
+#define T_MAX_BORN 8192
+struct born {
+	_Atomic unsigned n;
+	pid_t pid[T_MAX_BORN];
+};
+static struct born *born;
+
+static int was_born(long pid)
+{
+	if (!born)
+		return 0;
+	unsigned n = atomic_load(&born->n);
+	for (unsigned i = 0; i < n && i < T_MAX_BORN; i++)
+		if (born->pid[i] == pid)
+			return 1;
+	return 0;
+}
 static int n_children;
 
 static char paths[T_MAX_PATHS][T_PATH_LEN];
@@ -187,7 +210,7 @@ static void leftover_row(long key, long id, long cpid, void *arg)
 		if (in_list(snap_shm, n_snap_shm, (int)id))
 			return;
 		ours = in_list(shm_ids, n_shm_ids, (int)id) || key_recorded((key_t)key) ||
-		       (owner_pid && cpid == owner_pid);
+		       (owner_pid && cpid == owner_pid) || (cpid > 0 && was_born(cpid));
 	} else {
 		if (in_list(snap_sem, n_snap_sem, (int)id))
 			return;
@@ -288,6 +311,9 @@ static void t_init(void)
 	if (owner_pid || in_child)
 		return;
 	owner_pid = getpid();
+	born = mmap(NULL, sizeof(*born), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (born == MAP_FAILED)
+		born = NULL;
 	s = getenv("SMA_TEST_TIMEOUT");
 	watchdog_seconds = s && atoi(s) > 0 ? atoi(s) : 600;
 	take_snapshot();
@@ -662,6 +688,11 @@ pid_t t_fork(int (*fn)(void *arg), void *arg)
 		_exit(fn(arg) & 0xff);
 	}
 	children[n_children++] = pid;
+	if (born) {
+		unsigned i = atomic_fetch_add(&born->n, 1);
+		if (i < T_MAX_BORN)
+			born->pid[i] = pid;
+	}
 	return pid;
 }
 
