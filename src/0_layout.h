@@ -19,10 +19,11 @@
  *
  * The files of src/ stand on floors, each using only those below it (the
  * number in a file's name is its floor):
- *   0  the layout (this file, 0_base.h) and the facts of processes
- *      (0_proc.c); the crash points of the test build (0_crash.c)
- *   1  the arena lock and its operation record (1_lock.c), the semaphore
- *      set and the liveness tokens (1_sem.c)
+ *   0  the layout (this file; 0_layout.c attaches added segments),
+ *      0_base.h, the facts of processes (0_proc.c), the crash points of
+ *      the test build (0_crash.c)
+ *   1  the arena lock and its records (1_lock.c), adding segments
+ *      (1_segs.c), the semaphore set and the liveness tokens (1_sem.c)
  *   2  the structures: the heap (2_heap.c), slabs (2_slab.c), the object
  *      layer (2_object.c)
  *   3  the caches (3_cache.c, 3_cache_fast.h), the handle registry
@@ -30,9 +31,10 @@
  *   4  repair: what the living do for the dead (4_repair.c, 4_sweep.c); it
  *      registers itself with the lock and the caches, which never call up
  *   5  the public calls: opening (5_open.c), allocation (5_alloc.c), named
- *      objects (5_named.c), figures (5_stats.c), the walk (5_walk.c), the
- *      checker (5_check.c, 5_check_caches.c, 5_problems.c), sma_ls
- *      (5_ls.c), the mutex (5_mutex.c), the set-up of the library (5_init.c)
+ *      objects (5_named.c), growth (5_grow.c), figures (5_stats.c), the
+ *      walk (5_walk.c), the checker (5_check.c, 5_check_caches.c,
+ *      5_problems.c), sma_ls (5_ls.c), the mutex (5_mutex.c), the set-up
+ *      of the library (5_init.c)
  *
  * Every change to this file's shared structures bumps SMA_LAYOUT.
  */
@@ -462,7 +464,7 @@ static inline void *at(const struct sma *a, uint64_t off)
 	return b + (off & OFF_MASK);
 }
 
-/* Attaches segment k of the arena (0_segs.c): its address, or NULL. */
+/* Attaches segment k of the arena (0_layout.c): its address, or NULL. */
 HIDDEN char *sma__seg_attach(const struct sma *a, unsigned k);
 /* Attaches every published segment; 0, or -1 if one could not be. */
 HIDDEN int sma__segs_attach_all(struct sma *a);

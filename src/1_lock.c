@@ -132,7 +132,7 @@ static int took(struct sma *a, int r, int count)
 	STORE(h->lock_pid, sma__getpid());
 	STORE(h->lock_tid, sma__gettid());
 	STORE_REL(h->lock_seq, LOAD(h->lock_seq) + 1);
-	/* The holder reaches every segment (0_segs.c). */
+	/* The holder reaches every segment (0_layout.c). */
 	if (UNLIKELY(atomic_load_explicit(&a->seg_seen, memory_order_relaxed) + 1 <
 		     atomic_load_explicit(&h->nsegs, memory_order_acquire)))
 		sma__segs_attach_all(a);

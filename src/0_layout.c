@@ -1,7 +1,8 @@
 /*
- * 0_segs.c -- where this process has the arena's added segments: each is
- * attached the first time an offset into it is met (read-only through a
- * read-only handle), so that at() then costs one load.  The table in the
+ * 0_layout.c -- the out-of-line half of 0_layout.h: where this process
+ * has the arena's added segments.  Each is attached the first time an
+ * offset into it is met (read-only through a read-only handle), so that
+ * at() then costs one load.  The table in the
  * header says which segments exist (0_layout.h, S1); every attachment is
  * checked against it (size, and the segment's own header) before use.
  */
