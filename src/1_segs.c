@@ -63,6 +63,8 @@ int sma__seg_add_locked(struct sma *a, uint64_t size, unsigned *kp)
 		errno = ENOMEM;
 		return -1;
 	}
+	STEP(); /* a death here leaves a segment only its size, time and
+		   creator name: find_unrecorded() */
 	sma__grow_shmid(a, id);
 	STEP();
 	void *p = adopt_owner(a, id) == 0 ? shmat(id, NULL, 0) : (void *)-1;

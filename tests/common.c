@@ -510,6 +510,28 @@ static int id_in_table(const char *file, int id)
 	return q.found;
 }
 
+struct by_creator {
+	long pid;
+	int *ids;
+	int n, max;
+};
+
+static void creator_row(long key, long id, long cpid, void *arg)
+{
+	struct by_creator *q = arg;
+	(void)key;
+	if (cpid == q->pid && q->n < q->max)
+		q->ids[q->n++] = (int)id;
+}
+
+int t_shm_created_by(pid_t pid, int *ids, int max)
+{
+	struct by_creator q = {pid, ids, 0, max};
+
+	scan_sysvipc(SHM_TABLE, SHM_CPID_FIELD, creator_row, &q);
+	return q.n;
+}
+
 int t_shm_exists(int shmid)
 {
 	return id_in_table(SHM_TABLE, shmid);

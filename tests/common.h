@@ -109,6 +109,8 @@ int t_ipc_leftovers(int remove);
 int t_ipc_count(void);
 /* 1 when the segment (semaphore set) with this id exists. */
 int t_shm_exists(int shmid);
+/* The ids (at most max) of the segments process pid created. */
+int t_shm_created_by(pid_t pid, int *ids, int max);
 int t_sem_exists(int semid);
 
 /* ---- paths --------------------------------------------------------------- */

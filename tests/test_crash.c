@@ -70,6 +70,8 @@ struct scenario {
 	int frees_target;		      /* it may remove c->target */
 	int slotless;			      /* every slot held by other processes */
 	size_t fill_size;		      /* child_full_cache: the objects' size */
+	size_t limit;			      /* a growth limit: the operation may
+					       * add a segment */
 	void (*verify)(struct ctx *c);	      /* in the counting run: the operation
 					       * took the path the scenario names */
 };
@@ -331,6 +333,16 @@ static void parent_misaligning_object(struct ctx *c)
 static void op_aligned_alloc_4096(struct ctx *c)
 {
 	c->result = sma_aligned_alloc(c->a, 4096, 100);
+}
+
+static void op_alloc_2m(struct ctx *c)
+{
+	c->result = sma_alloc(c->a, T_MIB(2));
+}
+
+static void op_named_alloc_2m(struct ctx *c)
+{
+	c->result = sma_named_alloc(c->a, NAME, T_MIB(2), NULL);
 }
 
 static void op_named_alloc(struct ctx *c)
@@ -741,8 +753,9 @@ static int free_everything(sma_t *a, const struct sma_stats *fresh)
 		BAD("sma_flush: %s", strerror(errno));
 	if (stats_agree(a, &st) != 0)
 		return -1;
-	if (st.live != 0 || st.used != 0 || st.free != fresh->free ||
-	    st.largest_free != fresh->heap_size)
+	/* (an arena that grew has more free than when fresh) */
+	if (st.live != 0 || st.used != 0 || (st.size == fresh->size ? st.free != fresh->free : st.free != st.heap_size) ||
+	    st.largest_free < fresh->heap_size)
 		BAD("after freeing everything: live %llu, used %zu, free %zu (fresh: %zu), "
 		    "largest_free %zu (heap_size: %zu)",
 		    (unsigned long long)st.live, st.used, st.free, fresh->free, st.largest_free,
@@ -896,6 +909,21 @@ static size_t cache_capacity(size_t size)
  * and check the repair done as how says.  Returns the steps the child
  * counted (k == 0) or 0, or -1 with why[] set.
  */
+/* Every segment the child made is one of the arena's (S3): none leaked. */
+static int no_segment_unknown(sma_t *a, pid_t child)
+{
+	int ids[64], n = t_shm_created_by(child, ids, 64);
+	for (int i = 0; i < n; i++) {
+		int known = 0, id;
+		for (unsigned k = 0; sma_segment(a, k, &id, NULL) == 0; k++)
+			if (id == ids[i])
+				known = 1;
+		if (!known)
+			BAD("segment %d, made by the dead process, is not the arena's", ids[i]);
+	}
+	return 0;
+}
+
 static long run_once(const struct scenario *sc, long k, enum repair how)
 {
 	static struct liveset before;
@@ -912,6 +940,10 @@ static long run_once(const struct scenario *sc, long k, enum repair how)
 	fresh = t_stats(c.a);
 	if (sc->fill_size)
 		c.cap = cache_capacity(sc->fill_size);
+	if (sc->limit && sma_set_limit(c.a, sc->limit) != 0) {
+		snprintf(why, sizeof(why), "sma_set_limit: %s", strerror(errno));
+		goto out;
+	}
 	if (sc->parent_setup)
 		sc->parent_setup(&c);
 	if (sc->slotless)
@@ -957,7 +989,7 @@ static long run_once(const struct scenario *sc, long k, enum repair how)
 		goto out;
 	}
 	if (repair(c.a, how) != 0 || check_after(c.a, &c, &before) != 0 ||
-	    free_everything(c.a, &fresh) != 0)
+	    (sc->limit && no_segment_unknown(c.a, pid) != 0) || free_everything(c.a, &fresh) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -1058,6 +1090,12 @@ SCENARIO_TEST(test_a_crash_in_a_medium_free_that_flushes_a_full_cache_to_the_hea
 SCENARIO_TEST(test_a_crash_in_a_large_alloc_loses_nothing,
 	      .what = "large alloc (200 KiB)",
 	      .op = op_alloc_200k, .max_new = 1, .verify = v_took_the_lock)
+SCENARIO_TEST(test_a_crash_in_an_alloc_that_adds_a_segment_loses_nothing_and_leaks_no_segment,
+	      .what = "alloc of 2 MiB in an arena of 1 MiB that may grow to 8 MiB",
+	      .op = op_alloc_2m, .max_new = 1, .limit = T_MIB(8), .verify = v_took_the_lock)
+SCENARIO_TEST(test_a_crash_in_a_named_alloc_that_adds_a_segment_loses_nothing_and_leaks_no_segment,
+	      .what = "named alloc of 2 MiB in an arena of 1 MiB that may grow to 8 MiB",
+	      .op = op_named_alloc_2m, .max_new = 1, .limit = T_MIB(8))
 SCENARIO_TEST(test_a_crash_in_a_large_free_between_live_neighbours_loses_nothing,
 	      .what = "large free (200 KiB) between live neighbours",
 	      .parent_setup = parent_large_target_between_live_neighbours, .op = op_free_target,
@@ -1124,6 +1162,8 @@ int main(void)
 		T_TEST(test_a_crash_in_a_medium_free_into_the_cache_loses_nothing),
 		T_TEST(test_a_crash_in_a_medium_free_that_flushes_a_full_cache_to_the_heap_loses_nothing),
 		T_TEST(test_a_crash_in_a_large_alloc_loses_nothing),
+		T_TEST(test_a_crash_in_an_alloc_that_adds_a_segment_loses_nothing_and_leaks_no_segment),
+		T_TEST(test_a_crash_in_a_named_alloc_that_adds_a_segment_loses_nothing_and_leaks_no_segment),
 		T_TEST(test_a_crash_in_a_large_free_between_live_neighbours_loses_nothing),
 		T_TEST(test_a_crash_in_a_large_free_that_merges_both_neighbours_loses_nothing),
 		T_TEST(test_a_crash_in_a_realloc_growing_in_place_loses_nothing),
