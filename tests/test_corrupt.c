@@ -245,6 +245,9 @@ static void arena_remove(void)
 	R.raw = NULL;
 	shmctl(R.shmid, IPC_RMID, NULL);
 	semctl(R.semid, 0, IPC_RMID);
+	/* Another test's sma ls may have it attached for an instant. */
+	for (int i = 0; i < 50 && t_shm_exists(R.shmid); i++)
+		usleep(20 * 1000);
 	assert_false(t_shm_exists(R.shmid));
 }
 
