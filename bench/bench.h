@@ -78,6 +78,7 @@ struct workload {
 	size_t arena;	      /* bytes of the sma or Boost segment */
 	int higher_is_better; /* Msteps/s and fraction; ns figures are lower */
 	int shared_only;      /* only for allocators with a shared segment */
+	size_t limit;	      /* sma: the arena may grow to this (0: never) */
 };
 
 /* The outcome of one run, written by the measuring process to its parent. */

@@ -74,19 +74,21 @@ static int workloads_init(struct workload *w, int quick)
 {
 	static const struct workload all[] = {
 		{"W1", "small churn, 10k live", "ns/step", SHAPE_CHURN,
-		 DIST_SMALL, 10000, 3000000, 64 * MIB, 0, 0},
+		 DIST_SMALL, 10000, 3000000, 64 * MIB, 0, 0, 0},
 		{"W2", "mixed churn, 50k live", "ns/step", SHAPE_CHURN,
-		 DIST_MIXED, 50000, 500000, 1024 * MIB, 0, 0},
+		 DIST_MIXED, 50000, 500000, 1024 * MIB, 0, 0, 0},
 		{"W3", "W1 in 2 processes", "Msteps/s", SHAPE_PAIR,
-		 DIST_SMALL, 10000, 1000000, 64 * MIB, 1, 0},
+		 DIST_SMALL, 10000, 1000000, 64 * MIB, 1, 0, 0},
 		{"W4", "cross-process free", "ns/object", SHAPE_RING,
-		 DIST_SMALL, 0, 1000000, 64 * MIB, 0, 0},
+		 DIST_SMALL, 0, 1000000, 64 * MIB, 0, 0, 0},
 		{"W5", "fill 64 MiB", "fraction", SHAPE_FILL, DIST_PAGE, 0, 0,
-		 64 * MIB, 1, 1},
+		 64 * MIB, 1, 1, 0},
 		{"W6-1k", "W1 loop, 1k live", "ns/step", SHAPE_CHURN,
-		 DIST_SMALL, 1000, 3000000, 64 * MIB, 0, 0},
+		 DIST_SMALL, 1000, 3000000, 64 * MIB, 0, 0, 0},
 		{"W6-1M", "W1 loop, 1M live", "ns/step", SHAPE_CHURN,
-		 DIST_SMALL, 1000000, 3000000, 512 * MIB, 0, 0},
+		 DIST_SMALL, 1000000, 3000000, 512 * MIB, 0, 0, 0},
+		{"W7", "W2 growing 1 MiB->1 GiB", "ns/step", SHAPE_CHURN,
+		 DIST_MIXED, 50000, 500000, 1 * MIB, 0, 1, 1024 * MIB},
 	};
 	int n = (int)(sizeof all / sizeof all[0]);
 
@@ -326,6 +328,11 @@ static void run_shared(int al, const struct workload *w, struct run_result *r)
 				 strerror(errno));
 			return;
 		}
+		if (w->limit && sma_set_limit(cur_sma, w->limit) != 0) {
+			snprintf(r->err, sizeof r->err, "sma_set_limit: %s",
+				 strerror(errno));
+			return;
+		}
 		h.sma = cur_sma;
 	} else {
 		cur_boost = bb_create(w->arena);
@@ -351,6 +358,13 @@ static void run_shared(int al, const struct workload *w, struct run_result *r)
 		_exit(0);
 	}
 	collect(pid, fds[0], r);
+	if (r->ok && al == AL_SMA && w->limit) {
+		struct sma_info in;
+		struct sma_stats st;
+		if (sma_info(cur_sma, &in) == 0 && sma_stats(cur_sma, &st) == 0)
+			printf("%s: the arena grew to %u segments, %zu MiB\n",
+			       w->id, in.nsegs, st.size / MIB);
+	}
 	if (r->ok && al == AL_SMA && !got_signal && sma_check(cur_sma) != 0) {
 		r->ok = 0;
 		snprintf(r->err, sizeof r->err, "sma_check after the run: %s",
@@ -452,7 +466,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: sma_bench [--reps N] [--quick] [--json] [--seed S]\n"
 		"                 [--alloc glibc,jemalloc,sma,boost] "
-		"[--workload W1,...,W6]\n"
+		"[--workload W1,...,W7]\n"
 		"                 [--jemalloc LIBRARY] [--timeout SECONDS]\n");
 }
 

@@ -225,6 +225,10 @@ static int grow_locked(struct sma *a, uint64_t need)
 	sma__seg_publish_locked(a, k);
 	list_insert(a, lo, end - lo);
 	h->heap_size += end - lo - BLOCK_OVERHEAD;
+	/* A thread may cache as much of the larger heap as of a heap made
+	 * that large (5_open.c). */
+	if (h->heap_size / 64 > LOAD(h->cache_budget))
+		STORE(h->cache_budget, h->heap_size / 64);
 	STEP();
 	sma__grow_end(a);
 	return 1;
