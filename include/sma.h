@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/ipc.h> /* key_t, which <sys/types.h> leaves out in strict modes */
 
 #ifdef __cplusplus
 extern "C" {
@@ -55,7 +56,7 @@ typedef uint64_t sma_off_t; /* position-independent reference to an object */
 enum {
 	SMA_CREATE = 1 << 0, /* create the arena if it does not exist */
 	SMA_EXCL = 1 << 1,   /* with SMA_CREATE: fail with EEXIST if it exists */
-	SMA_RDONLY = 1 << 2, /* attach read-only (SHM_RDONLY) */
+	SMA_RDONLY = 1 << 2  /* attach read-only (SHM_RDONLY) */
 };
 
 SMA_API sma_t *sma_open(const char *path, int flags, size_t size, mode_t mode);
