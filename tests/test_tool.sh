@@ -1,8 +1,8 @@
 #!/bin/sh
 # test_tool.sh -- the sma command driven as a newcomer would: create, fill
-# (with tests/tool_fixture), info, stats, dump, map, check, ls, recover, rm,
-# the JSON outputs read back and compared with what was made, and usage
-# errors.  Prints TAP.
+# (with tests/tool_fixture), info, stats, dump, map, check, ls, recover, rm, the JSON outputs read back and
+# compared with what was made, the width and character set of the output,
+# the command line (short and long options), and usage errors.  Prints TAP.
 #
 # Writes only under a directory of its own from mktemp -d, and removes on
 # exit, whatever happens, that directory and every segment and semaphore
@@ -89,7 +89,22 @@ usage_error() {
 		grep -q '^sma: ' "$dir/err" && [ ! -s "$dir/out" ]
 }
 
-echo "1..31"
+# A JSON file and a Python expression on it (d): true, when python3 is here.
+json_true() {
+	command -v python3 >/dev/null 2>&1 || return 0
+	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2" 2>/dev/null
+}
+
+# No line of FILE wider than 80 columns (bytes: the output is ASCII).
+narrow() {
+	! LC_ALL=C awk 'length > 80 { bad = 1 } END { exit !bad }' "$1"
+}
+
+# The UTF-8 locale of this machine, if it has one.
+utf8=$(locale -a 2>/dev/null | grep -i -m 1 '^c\.utf-\{0,1\}8$')
+[ -n "$utf8" ] || utf8=$(locale -a 2>/dev/null | grep -i -m 1 'utf-\{0,1\}8$')
+
+echo "1..42"
 
 arena="$dir/arena"
 echo "$arena" >>"$made"
@@ -160,6 +175,28 @@ if [ "$rc" -eq 0 ] && json_valid "$dir/info0.json" &&
 else
 	not_ok "info --json of a new arena shows its shmid, key and size, and no process attached" \
 		"rc=$rc size=$size shmid=$shmid key=$key nattch=$nattch live=$live"
+fi
+
+# The times and the last pid are read before the tool attaches: the pid
+# of the info run itself is never the last pid it shows.
+"$SMA" info "$arena" --json >"$dir/out" 2>"$dir/err" &
+ipid=$!
+wait "$ipid"
+i_rc=$?
+j_lpid=$(jnum "$dir/out" lpid)
+j_atime=$(jnum "$dir/out" atime)
+now=$(date +%s)
+"$SMA" info "$arena" >"$dir/out" 2>"$dir/err" &
+tpid=$!
+wait "$tpid"
+t_lpid=$(sed -n 's/^last pid  *\([0-9]*\) .*/\1/p' "$dir/out")
+if [ "$i_rc" -eq 0 ] && [ -n "$j_lpid" ] && [ "$j_lpid" != "$ipid" ] &&
+	[ -n "$t_lpid" ] && [ "$t_lpid" != "$tpid" ] && [ "${j_atime:-0}" -gt 0 ] &&
+	[ "${j_atime:-0}" -le "$now" ]; then
+	ok "info shows the last attach and pid of the arena's users, not of its own attachment"
+else
+	not_ok "info shows the last attach and pid of the arena's users, not of its own attachment" \
+		"info pids $ipid, $tpid; last pids shown $j_lpid, $t_lpid"
 fi
 
 # ---- objects made by the fixture ----
@@ -313,6 +350,130 @@ else
 	not_ok "check says ok and exits 0 on a sound arena" "rc=$rc"
 fi
 
+# ---- check --json ----
+
+run check "$arena" --json
+cp "$dir/out" "$dir/check.json"
+if [ "$rc" -eq 0 ] && json_valid "$dir/check.json" &&
+	grep -q '^  "ok": true,$' "$dir/check.json" &&
+	grep -q '^  "problems": \[\]$' "$dir/check.json" &&
+	json_true "$dir/check.json" 'd["ok"] is True and d["problems"] == []'; then
+	ok "check --json prints ok true and no problems on a sound arena, exit 0"
+else
+	not_ok "check --json prints ok true and no problems on a sound arena, exit 0" "rc=$rc"
+fi
+
+# ---- the command line ----
+
+run info "$arena" -j
+j_shmid=$(jnum "$dir/out" shmid)
+run -V
+v_out=$(cat "$dir/out")
+v_rc=$rc
+run --version
+if [ "$j_shmid" = "$shmid" ] && [ "$v_rc" -eq 0 ] && [ "$rc" -eq 0 ] &&
+	[ "$v_out" = "$(cat "$dir/out")" ]; then
+	ok "-j is --json and -V is --version"
+else
+	not_ok "-j is --json and -V is --version" "shmid $j_shmid/$shmid, -V rc=$v_rc"
+fi
+
+good=1
+run -h
+{ grep -q '^usage: sma COMMAND' "$dir/out" && [ "$rc" -eq 0 ]; } || { good=0; echo "# sma -h"; }
+run dump -h
+{ grep -q '^usage: sma dump' "$dir/out" && [ "$rc" -eq 0 ]; } || { good=0; echo "# dump -h"; }
+run help stats
+{ grep -q '^usage: sma stats' "$dir/out" && [ "$rc" -eq 0 ]; } || { good=0; echo "# help stats"; }
+run stats "$arena" -jh
+{ grep -q '^usage: sma stats' "$dir/out" && [ "$rc" -eq 0 ]; } || { good=0; echo "# stats -jh"; }
+if [ "$good" -eq 1 ]; then
+	ok "-h is --help, for sma and for every command, also among other short options"
+else
+	not_ok "-h is --help, for sma and for every command, also among other short options"
+fi
+
+# Every long option still works, before or after the operand, with its
+# value after = or as the next word, and -- ends the options.
+good=1
+for t in "--json $arena" "$arena --json" "--key=$hexkey --json" "--key $hexkey --json" \
+	"--id=$shmid -j" "-j --id $shmid" "--js $arena"; do
+	# shellcheck disable=SC2086
+	run info $t
+	{ [ "$rc" -eq 0 ] && [ "$(jnum "$dir/out" shmid)" = "$shmid" ]; } || { good=0; echo "# info $t: rc=$rc"; }
+done
+run info --json -- "$arena"
+{ [ "$rc" -eq 0 ] && [ "$(jnum "$dir/out" shmid)" = "$shmid" ]; } || { good=0; echo "# info --json -- PATH: rc=$rc"; }
+run stats "$arena" --all --json
+{ [ "$rc" -eq 0 ] && [ "$(grep -c '"class": ' "$dir/out")" -gt 10 ]; } || { good=0; echo "# stats --all: rc=$rc"; }
+run map "$arena" --ascii --svg="$dir/eq.svg"
+{ [ "$rc" -eq 0 ] && [ -s "$dir/eq.svg" ]; } || { good=0; echo "# map --svg=FILE: rc=$rc"; }
+if [ "$good" -eq 1 ]; then
+	ok "long options work before or after the operand, as --opt=VALUE or --opt VALUE, abbreviated, and -- ends them"
+else
+	not_ok "long options work before or after the operand, as --opt=VALUE or --opt VALUE, abbreviated, and -- ends them"
+fi
+
+# ---- the width of the output ----
+
+: >"$dir/wide"
+for t in "info $arena" "stats $arena" "stats $arena --all" "dump $arena" "map $arena" \
+	"map $arena --ascii" "check $arena" "ls"; do
+	# shellcheck disable=SC2086
+	env -u COLUMNS LC_ALL=C "$SMA" $t >"$dir/out" 2>"$dir/err"
+	narrow "$dir/out" || echo "$t" >>"$dir/wide"
+done
+if [ -n "$utf8" ]; then
+	env -u COLUMNS LC_ALL="$utf8" "$SMA" map "$arena" >"$dir/out" 2>"$dir/err"
+	[ "$(LC_ALL="$utf8" wc -L <"$dir/out")" -le 80 ] || echo "map ($utf8)" >>"$dir/wide"
+fi
+if [ ! -s "$dir/wide" ]; then
+	ok "info, stats, dump, map (and its legend), check and ls keep within 80 columns when not on a wide terminal"
+else
+	not_ok "info, stats, dump, map (and its legend), check and ls keep within 80 columns when not on a wide terminal" \
+		"too wide: $(tr '\n' ',' <"$dir/wide")"
+fi
+
+env COLUMNS=200 LC_ALL=C "$SMA" ls >"$dir/ls_wide" 2>"$dir/err"
+env -u COLUMNS LC_ALL=C "$SMA" ls >"$dir/ls_narrow" 2>"$dir/err"
+env COLUMNS=200 LC_ALL=C "$SMA" stats "$arena" >"$dir/stats_wide" 2>"$dir/err"
+bar_wide=$(grep -o '#*$' "$dir/stats_wide" | awk '{ if (length > m) m = length } END { print m + 0 }')
+env -u COLUMNS LC_ALL=C "$SMA" stats "$arena" >"$dir/stats_narrow" 2>"$dir/err"
+bar_narrow=$(grep -o '#*$' "$dir/stats_narrow" | awk '{ if (length > m) m = length } END { print m + 0 }')
+if head -n 1 "$dir/ls_wide" | grep -q 'MODE.*CPID' && ! head -n 1 "$dir/ls_narrow" | grep -q 'CPID' &&
+	grep -q "^$hexkey " "$dir/ls_narrow" && [ "$bar_wide" -gt "$bar_narrow" ] &&
+	! narrow "$dir/stats_wide"; then
+	ok "on a wider terminal (COLUMNS) ls shows every column and the histogram of stats grows"
+else
+	not_ok "on a wider terminal (COLUMNS) ls shows every column and the histogram of stats grows" \
+		"bars $bar_narrow, $bar_wide"
+fi
+
+# ---- the character set of map ----
+
+env LC_ALL=C "$SMA" map "$arena" >"$dir/map_c" 2>"$dir/err"
+c_rc=$?
+box=$(printf '\342\224\214') # U+250C, the top left corner
+if [ -n "$utf8" ]; then
+	env LC_ALL="$utf8" "$SMA" map "$arena" >"$dir/map_u" 2>"$dir/err"
+	u_rc=$?
+	env LC_ALL="$utf8" "$SMA" map "$arena" --ascii >"$dir/map_ua" 2>"$dir/err"
+	a_rc=$?
+else
+	u_rc=0
+	a_rc=0
+	echo "$box" >"$dir/map_u"
+	cp "$dir/map_c" "$dir/map_ua"
+fi
+if [ "$c_rc" -eq 0 ] && [ "$u_rc" -eq 0 ] && [ "$a_rc" -eq 0 ] &&
+	! LC_ALL=C grep -q '[^ -~]' "$dir/map_c" && ! LC_ALL=C grep -q '[^ -~]' "$dir/map_ua" &&
+	grep -q "$box" "$dir/map_u"; then
+	ok "map draws box characters only in a UTF-8 locale${utf8:+ ($utf8)}, ASCII in the C locale and with --ascii"
+else
+	not_ok "map draws box characters only in a UTF-8 locale, ASCII in the C locale and with --ascii" \
+		"rc $c_rc $u_rc $a_rc"
+fi
+
 # ---- ls ----
 
 run ls --json
@@ -368,6 +529,50 @@ else
 	not_ok "recover after a process was killed returns what it held and the arena checks clean" "rc=$rc"
 fi
 
+# ---- a corrupted arena ----
+
+broken="$dir/broken"
+echo "$broken" >>"$made"
+run create "$broken" --size 1M
+"$FIX" corrupt "$broken" 2>"$dir/err"
+run check "$broken"
+k_rc=$rc
+run check "$broken" --json
+cp "$dir/out" "$dir/broken.json"
+kj_rc=$rc
+run recover "$broken"
+if [ "$k_rc" -eq 1 ] && [ "$kj_rc" -eq 1 ] && json_valid "$dir/broken.json" &&
+	grep -q '^  "ok": false,$' "$dir/broken.json" &&
+	json_true "$dir/broken.json" 'd["ok"] is False and len(d["problems"]) >= 1 and all(isinstance(p, str) for p in d["problems"])' &&
+	[ "$rc" -eq 1 ] && [ "$(wc -l <"$dir/err")" -eq 1 ] &&
+	grep -q '^sma: recover: .*inconsistent' "$dir/err" && ! grep -qi 'bad message' "$dir/err"; then
+	ok "on a corrupted arena check exits 1 (--json: ok false, the problems), and recover exits 1 with one clear line"
+else
+	not_ok "on a corrupted arena check exits 1 (--json: ok false, the problems), and recover exits 1 with one clear line" \
+		"check=$k_rc check --json=$kj_rc recover=$rc"
+fi
+
+"$SMA" rm --force "$broken" >/dev/null 2>&1
+
+# ---- one object: the singular ----
+
+single="$dir/single"
+echo "$single" >>"$made"
+run create "$single" --size 1M
+"$FIX" alloc "$single" 1 2>"$dir/err"
+: >"$dir/plural"
+for t in info stats check; do
+	run "$t" "$single"
+	grep -q '1 live objects' "$dir/out" && echo "$t" >>"$dir/plural"
+	grep -q '1 live object\b' "$dir/out" || echo "$t (no count)" >>"$dir/plural"
+done
+if [ ! -s "$dir/plural" ]; then
+	ok "one live object is \"1 live object\" in info, stats and check"
+else
+	not_ok "one live object is \"1 live object\" in info, stats and check" "$(tr '\n' ',' <"$dir/plural")"
+fi
+"$SMA" rm "$single" >/dev/null 2>&1
+
 # ---- things that are not arenas ----
 
 foreign="$dir/foreign"
@@ -409,7 +614,10 @@ usage_error frobnicate || bad="$bad unknown-command"
 usage_error info || bad="$bad no-arena"
 usage_error info "$arena" --id "$shmid" || bad="$bad two-arenas"
 usage_error info "$arena" --frob || bad="$bad unknown-option"
-usage_error check "$arena" --json || bad="$bad json-on-check"
+usage_error recover "$arena" --json || bad="$bad json-on-recover"
+usage_error info "$arena" -x || bad="$bad unknown-short-option"
+usage_error info "$arena" --json=yes || bad="$bad value-to-flag"
+usage_error info "$arena" --key || bad="$bad missing-value"
 usage_error info --key 0xZZ || bad="$bad bad-key"
 usage_error info --key 0x100000000 || bad="$bad key-too-big"
 usage_error info --id -3 || bad="$bad bad-id"
@@ -428,6 +636,29 @@ else
 	not_ok "usage errors and failures exit 2 with one line on standard error" "bad:$bad"
 fi
 [ -e "$dir/new" ] && echo "$dir/new" >>"$made"
+
+# Messages start in lower case, strerror's too ("no such file or
+# directory"), and a directory is said to be one.
+: >"$dir/caps"
+for t in "info $dir/no-such-file" \
+	"map $arena --svg $dir/no/such/dir/x.svg" "create $dir/no/such/dir/a --size 1M" \
+	"info $dir" "create $dir --size 1M"; do
+	# shellcheck disable=SC2086
+	run $t
+	grep -q '^sma: [a-z]*: .*: [A-Z][a-z]' "$dir/err" && echo "$t: $(cat "$dir/err")" >>"$dir/caps"
+	[ "$rc" -eq 2 ] || echo "$t: exit $rc" >>"$dir/caps"
+done
+run info "$dir"
+i_msg=$(cat "$dir/err")
+run create "$dir" --size 1M
+c_msg=$(cat "$dir/err")
+if [ ! -s "$dir/caps" ] && echo "$i_msg" | grep -q 'directory' &&
+	! echo "$i_msg" | grep -q ': no arena with that key$' && echo "$c_msg" | grep -q 'directory'; then
+	ok "error messages begin in lower case, and a directory given as the path is said to be one"
+else
+	not_ok "error messages begin in lower case, and a directory given as the path is said to be one" \
+		"$(cat "$dir/caps")" "info: $i_msg" "create: $c_msg"
+fi
 
 # ---- rm ----
 
@@ -509,5 +740,5 @@ else
 	not_ok "the test leaves no segment behind" "left:$left"
 fi
 
-[ "$n" -eq 31 ] || echo "# ran $n tests, planned 31"
+[ "$n" -eq 42 ] || echo "# ran $n tests, planned 42"
 [ "$failed" -eq 0 ]

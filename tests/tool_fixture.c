@@ -14,6 +14,11 @@
  *                                   print the set's id
  *   tool_fixture foreign PATH       make a segment that is not an arena with
  *                                   the key of PATH; print its id
+ *   tool_fixture alloc PATH N       allocate N objects of 100 bytes
+ *   tool_fixture corrupt PATH       allocate three large objects in the arena
+ *                                   of PATH and scribble over the block
+ *                                   header of the second: damage that no
+ *                                   dead process explains
  *
  * Exit status 0 on success, 1 with a message on failure.
  */
@@ -175,6 +180,44 @@ static int foreign(const char *path)
 	return 0;
 }
 
+static int alloc_n(const char *path, const char *count)
+{
+	long i, n = atol(count);
+	sma_t *a;
+
+	a = sma_open(path, 0, 0, 0);
+	if (!a)
+		return die("open");
+	for (i = 0; i < n; i++)
+		if (sma_alloc(a, 100) == SMA_NULL)
+			return die("alloc");
+	if (sma_close(a) < 0)
+		return die("close");
+	return 0;
+}
+
+static int corrupt(const char *path)
+{
+	sma_off_t off[3];
+	sma_t *a;
+	int i;
+
+	a = sma_open(path, 0, 0, 0);
+	if (!a)
+		return die("open");
+	for (i = 0; i < 3; i++) {
+		off[i] = sma_alloc(a, 5000);
+		if (off[i] == SMA_NULL)
+			return die("alloc");
+	}
+	/* The 16 bytes before an object of the page heap are its block's
+	 * header. */
+	memset((char *)sma_ptr(a, off[1]) - 16, 0xa5, 16);
+	if (sma_close(a) < 0)
+		return die("close");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "fill") == 0)
@@ -185,7 +228,11 @@ int main(int argc, char **argv)
 		return orphan(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "foreign") == 0)
 		return foreign(argv[2]);
-	fprintf(stderr, "usage: tool_fixture fill|hold|orphan|foreign PATH "
-			"[FILE]\n");
+	if (argc == 4 && strcmp(argv[1], "alloc") == 0)
+		return alloc_n(argv[2], argv[3]);
+	if (argc == 3 && strcmp(argv[1], "corrupt") == 0)
+		return corrupt(argv[2]);
+	fprintf(stderr, "usage: tool_fixture fill|hold|orphan|foreign|alloc|"
+			"corrupt PATH [FILE|N]\n");
 	return 2;
 }

@@ -4,11 +4,13 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 
 #include "tool.h"
 
@@ -35,6 +37,15 @@ int cmd_create(const struct cmd *c, const struct opts *o)
 		fail(c, "size %s is below the smallest arena, %s",
 		     fmt_size(b1, o->size), fmt_size(b2, SMA_MIN_SIZE));
 		return EXIT_FAIL;
+	}
+	if (o->path) {
+		struct stat sb;
+
+		if (stat(o->path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			fail(c, "%s: a directory: an arena is named by a file "
+				"(made empty when it does not exist)", o->path);
+			return EXIT_FAIL;
+		}
 	}
 	if (o->path)
 		a = sma_open(o->path, SMA_CREATE | SMA_EXCL, o->size, mode);
@@ -63,10 +74,10 @@ int cmd_create(const struct cmd *c, const struct opts *o)
 			fail(c, "%s: the system could not make a segment of %s: "
 				"%s (see /proc/sys/kernel/shmall and shmmni)",
 			     target_name(o), fmt_size(b1, o->size),
-			     strerror(err));
+			     errstr(err));
 			break;
 		default:
-			fail(c, "%s: %s", target_name(o), strerror(err));
+			fail(c, "%s: %s", target_name(o), errstr(err));
 		}
 		return EXIT_FAIL;
 	}
@@ -78,7 +89,7 @@ int cmd_create(const struct cmd *c, const struct opts *o)
 	       sma_shmid(a), sma_semid(a), fmt_size(b1, st.size),
 	       fmt_size(b2, st.heap_size), (unsigned)mode);
 	if (sma_close(a) < 0) {
-		fail(c, "closing: %s", strerror(errno));
+		fail(c, "closing: %s", errstr(errno));
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;
@@ -162,6 +173,64 @@ static void ls_json(const struct ls_list *l)
 	json_finish(&j);
 }
 
+/* The owner in 8 columns at most: the user's name, or the uid. */
+static const char *short_user(char buf[16], uid_t uid)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw)
+		snprintf(buf, 16, "%.8s", pw->pw_name);
+	else
+		snprintf(buf, 16, "%u", (unsigned)uid);
+	return buf;
+}
+
+/* 80 columns: no mode, no creator, the owner's name only. */
+static void ls_narrow(const struct ls_list *l)
+{
+	char k[16], b1[32], b2[32], u[16], lv[24];
+	size_t i, orphans = 0, destroyed = 0;
+
+	printf("%-10s %8s %8s %8s %8s %8s %4s %-8s %s\n", "KEY", "SHMID",
+	       "SEMID", "SIZE", "USED", "LIVE", "NATT", "OWNER", "STATE");
+	for (i = 0; i < l->n; i++) {
+		const struct sma_ls_entry *e = &l->v[i];
+
+		if (e->orphan) {
+			orphans++;
+			printf("%-10s %8s %8d %8s %8s %8s %4s %-8s %s\n",
+			       fmt_key(k, e->key), "-", e->semid, "-", "-", "-",
+			       "-", short_user(u, e->uid), "orphan");
+			continue;
+		}
+		destroyed += e->destroyed != 0;
+		/* Read without the lock while another process works, the
+		 * figures can be torn: what cannot be is not shown. */
+		if (e->used > e->size || e->live > e->size / 16)
+			snprintf(b2, sizeof b2, "?");
+		else
+			fmt_size(b2, e->used);
+		if (e->live > e->size / 16)
+			snprintf(lv, sizeof lv, "?");
+		else
+			snprintf(lv, sizeof lv, "%" PRIu64, e->live);
+		printf("%-10s %8d %8d %8s %8s %8s %4" PRIu32 " %-8s %s\n",
+		       fmt_key(k, e->key), e->shmid, e->semid,
+		       fmt_size(b1, e->size), b2, lv,
+		       e->nattch, short_user(u, e->uid),
+		       e->destroyed ? "destroyed"
+				    : (e->key == IPC_PRIVATE ? "private" : "-"));
+	}
+	if (destroyed)
+		printf("\ndestroyed: marked for removal, gone once the last "
+		       "process detaches\n");
+	if (orphans)
+		printf("%s%zu orphaned semaphore %s: sma rm --orphans removes "
+		       "%s\n", destroyed ? "" : "\n", orphans,
+		       plural(orphans, "set", "sets"),
+		       plural(orphans, "it", "them"));
+}
+
 static void ls_text(const struct ls_list *l)
 {
 	char k[16], b1[32], b2[32], u[64];
@@ -170,6 +239,11 @@ static void ls_text(const struct ls_list *l)
 	if (l->n == 0) {
 		printf("no sma arena on this machine that this user may "
 		       "read\n");
+		return;
+	}
+	/* The whole table takes some 135 columns. */
+	if (out_width() < 135) {
+		ls_narrow(l);
 		return;
 	}
 	printf("%-10s %8s %8s %10s %10s %9s %6s %5s %8s  %-16s %s\n", "KEY",
@@ -198,8 +272,9 @@ static void ls_text(const struct ls_list *l)
 							      : "-"));
 	}
 	if (orphans)
-		printf("\n%zu orphaned semaphore set%s: sma rm --orphans "
-		       "removes them\n", orphans, orphans == 1 ? "" : "s");
+		printf("\n%zu orphaned semaphore %s: sma rm --orphans removes "
+		       "%s\n", orphans, plural(orphans, "set", "sets"),
+		       plural(orphans, "it", "them"));
 }
 
 int cmd_ls(const struct cmd *c, const struct opts *o)
@@ -211,7 +286,7 @@ int cmd_ls(const struct cmd *c, const struct opts *o)
 
 	r = sma_ls(ls_add, &l);
 	if (r != 0) {
-		fail(c, "listing: %s", strerror(r == -1 ? errno : ENOMEM));
+		fail(c, "listing: %s", errstr(r == -1 ? errno : ENOMEM));
 		free(l.v);
 		return EXIT_FAIL;
 	}
@@ -243,13 +318,13 @@ static int rm_force(const struct cmd *c, const struct opts *o)
 	if (o->has_id) {
 		shmid = o->id;
 		if (shmctl(shmid, IPC_STAT, &ds) < 0) {
-			fail(c, "shmid %d: %s", shmid, strerror(errno));
+			fail(c, "shmid %d: %s", shmid, errstr(errno));
 			return EXIT_FAIL;
 		}
 		key = ds.shm_perm.__key;
 	} else {
 		if (target_key(o, &key) < 0) {
-			fail(c, "%s: %s", target_name(o), strerror(errno));
+			fail(c, "%s: %s", target_name(o), errstr(errno));
 			return EXIT_FAIL;
 		}
 		if (key == IPC_PRIVATE) {
@@ -272,7 +347,7 @@ static int rm_force(const struct cmd *c, const struct opts *o)
 	if (shmid >= 0) {
 		if (shmctl(shmid, IPC_RMID, NULL) < 0) {
 			fail(c, "%s: removing segment %d: %s", target_name(o),
-			     shmid, strerror(errno));
+			     shmid, errstr(errno));
 			return EXIT_FAIL;
 		}
 		printf("removed segment shmid %d (key %s)\n", shmid,
@@ -288,14 +363,14 @@ static int rm_force(const struct cmd *c, const struct opts *o)
 			       "was gone already\n", semid);
 		} else {
 			fail(c, "%s: removing semaphore set %d: %s",
-			     target_name(o), semid, strerror(errno));
+			     target_name(o), semid, errstr(errno));
 			return EXIT_FAIL;
 		}
 	}
 	if (ksem >= 0 && ksem != semid) {
 		if (semctl(ksem, 0, IPC_RMID) < 0) {
 			fail(c, "%s: removing semaphore set %d: %s",
-			     target_name(o), ksem, strerror(errno));
+			     target_name(o), ksem, errstr(errno));
 			return EXIT_FAIL;
 		}
 		printf("removed semaphore set semid %d (key %s)\n", ksem,
@@ -323,7 +398,7 @@ int cmd_rm(const struct cmd *c, const struct opts *o)
 		n = sma_rm_orphans();
 		if (n < 0) {
 			fail(c, "removing orphaned semaphore sets: %s",
-			     strerror(errno));
+			     errstr(errno));
 			return EXIT_FAIL;
 		}
 		printf("removed %d orphaned semaphore set%s\n", n,
@@ -340,7 +415,7 @@ int cmd_rm(const struct cmd *c, const struct opts *o)
 	shmid = sma_shmid(a);
 	key = sma_key(a);
 	if (sma_destroy(a) < 0) {
-		fail(c, "%s: %s", target_name(o), strerror(errno));
+		fail(c, "%s: %s", target_name(o), errstr(errno));
 		return EXIT_FAIL;
 	}
 	printf("destroyed %s (key %s, shmid %d)", arena_label(o, key),

@@ -109,7 +109,7 @@ int cmd_dump(const struct cmd *c, const struct opts *o)
 		return EXIT_FAIL;
 	if (names_load(a, &names) < 0) {
 		fail(c, "%s: reading the names: %s", target_name(o),
-		     strerror(errno));
+		     errstr(errno));
 		goto out_close;
 	}
 	d.names = &names;
@@ -126,9 +126,8 @@ int cmd_dump(const struct cmd *c, const struct opts *o)
 		json_u64(&j, "size", st.size);
 		json_arr(&j, "objects", 0);
 	} else {
-		printf("%s  key %s  shmid %d  size %s\n\n",
-		       arena_label(o, sma_key(a)), fmt_key(k, sma_key(a)),
-		       sma_shmid(a), fmt_size(b1, st.size));
+		printf("%s  size %s\n\n", arena_heading(o, a),
+		       fmt_size(b1, st.size));
 		printf("  %-*s %12s %10s  %-4s  %s\n", d.offw + 2, "OFFSET",
 		       "BYTES", "SIZE", "STATE", "NAME");
 	}
@@ -170,15 +169,40 @@ out_close:
 
 struct check_ctx {
 	unsigned problems;
+	int json;	/* keep the problems for the JSON, print nothing */
+	char **v;	/* --json: the problems, malloc'd */
+	size_t cap;
+	int nomem;	/* a problem could not be kept */
 };
 
 static int check_one(const char *problem, void *arg)
 {
 	struct check_ctx *cc = arg;
+	const char *p = problem ? problem : "(no description)";
 
+	if (!cc->json) {
+		cc->problems++;
+		put_name(stdout, p);
+		putchar('\n');
+		return 0;
+	}
+	if (cc->problems == cc->cap) {
+		size_t cap = cc->cap ? 2 * cc->cap : 16;
+		char **v = realloc(cc->v, cap * sizeof *v);
+
+		if (!v) {
+			cc->nomem = 1;
+			return 0;
+		}
+		cc->v = v;
+		cc->cap = cap;
+	}
+	cc->v[cc->problems] = strdup(p);
+	if (!cc->v[cc->problems]) {
+		cc->nomem = 1;
+		return 0;
+	}
 	cc->problems++;
-	put_name(stdout, problem ? problem : "(no description)");
-	putchar('\n');
 	return 0;
 }
 
@@ -198,58 +222,110 @@ static void check_notes(sma_t *a)
 	unsigned dead = 0;
 
 	if (sma_slots_each(a, count_dead, &dead) == 0 && dead)
-		printf("note: %u slot%s held by threads that no longer exist: "
-		       "sma recover returns what they hold\n",
-		       dead, dead == 1 ? "" : "s");
+		printf("note: %u %s held by dead threads: sma recover returns "
+		       "what they hold\n", dead, plural(dead, "slot", "slots"));
 	if (sma_info(a, &in) == 0 && in.lock_holder &&
 	    !pid_alive(in.lock_holder))
-		printf("note: the lock is held by pid %d, which no longer "
-		       "exists: the next locker takes it over\n",
-		       (int)in.lock_holder);
+		printf("note: the lock is held by pid %d, which is gone: the "
+		       "next locker takes it over\n", (int)in.lock_holder);
 	if (sma_info(a, &in) == 0 && in.sem_gone)
-		printf("note: semaphore set %d was removed from outside: the "
-		       "next call that takes the lock makes a new one (sma "
-		       "recover does it now)\n", in.semid);
+		printf("note: semaphore set %d was removed from outside;\n"
+		       "      the next lock makes a new one (sma recover does "
+		       "it now)\n", in.semid);
+}
+
+/* "; key 0x..., shmid N", after the figures. */
+static const char *check_ids(sma_t *a)
+{
+	static char buf[64];
+	char k[16];
+
+	snprintf(buf, sizeof buf, "; key %s, shmid %d", fmt_key(k, sma_key(a)),
+		 sma_shmid(a));
+	return buf;
+}
+
+/* check --json: {"ok": BOOL, "problems": [...]}, beside what was checked
+ * and, when it is sound, its live objects and used bytes. */
+static void check_json(const struct opts *o, sma_t *a, int ok,
+		       const struct check_ctx *cc)
+{
+	struct sma_stats st;
+	struct json j;
+	char k[16];
+	size_t i;
+
+	json_init(&j, stdout);
+	json_obj(&j, NULL, 0);
+	if (o->path)
+		json_str(&j, "path", o->path);
+	json_i64(&j, "shmid", sma_shmid(a));
+	json_i64(&j, "key", sma_key(a));
+	json_str(&j, "key_hex", fmt_key(k, sma_key(a)));
+	json_bool(&j, "ok", ok);
+	if (ok && sma_stats(a, &st) == 0) {
+		json_u64(&j, "live", st.live);
+		json_u64(&j, "used", st.used);
+	}
+	json_arr(&j, "problems", 0);
+	for (i = 0; i < cc->problems; i++)
+		json_str(&j, NULL, cc->v[i]);
+	if (!ok && cc->problems == 0)
+		json_str(&j, NULL, "the arena is inconsistent (the checker "
+				   "named no problem)");
+	json_end(&j);
+	json_end(&j);
+	json_finish(&j);
 }
 
 int cmd_check(const struct cmd *c, const struct opts *o)
 {
 	struct check_ctx cc = { 0 };
 	struct sma_stats st;
-	char b[32], k[16];
+	char b[32];
+	size_t i;
 	int r, err;
 	sma_t *a;
 
 	a = open_target(c, o, SMA_RDONLY);
 	if (!a)
 		return EXIT_FAIL;
+	cc.json = o->json;
 	r = sma_check_report(a, check_one, &cc);
 	err = errno;
-	if (r == 0) {
+	if (r != 0 && err != EBADMSG) {
+		fail(c, "%s: the check could not run: %s", target_name(o),
+		     errstr(err));
+		r = EXIT_FAIL;
+	} else if (cc.nomem) {
+		fail(c, "%s: keeping the problems: %s", target_name(o),
+		     errstr(ENOMEM));
+		r = EXIT_FAIL;
+	} else if (o->json) {
+		check_json(o, a, r == 0, &cc);
+		r = r == 0 ? EXIT_OK : EXIT_PROBLEMS;
+	} else if (r == 0) {
+		/* Two lines: the path may be long. */
+		printf("ok: %s is consistent\n", target_name(o));
 		if (sma_stats(a, &st) == 0)
-			printf("ok: %s (key %s, shmid %d) is consistent: %"
-			       PRIu64 " live objects, %s used\n",
-			       target_name(o), fmt_key(k, sma_key(a)),
-			       sma_shmid(a), st.live, fmt_size(b, st.used));
-		else
-			printf("ok: %s is consistent\n", target_name(o));
+			printf("    %" PRIu64 " live %s, %s used%s\n", st.live,
+			       plural(st.live, "object", "objects"),
+			       fmt_size(b, st.used), check_ids(a));
 		check_notes(a);
 		r = EXIT_OK;
-	} else if (err == EBADMSG) {
+	} else {
 		if (cc.problems == 0)
 			printf("the arena is inconsistent (the checker named "
 			       "no problem)\n");
-		printf("%u problem%s found in %s (key %s, shmid %d)\n",
-		       cc.problems ? cc.problems : 1,
-		       cc.problems == 1 ? "" : "s", target_name(o),
-		       fmt_key(k, sma_key(a)), sma_shmid(a));
+		printf("%u %s found in %s\n    %s\n", cc.problems ? cc.problems : 1,
+		       plural(cc.problems ? cc.problems : 1, "problem",
+			      "problems"), target_name(o), check_ids(a) + 2);
 		check_notes(a);
 		r = EXIT_PROBLEMS;
-	} else {
-		fail(c, "%s: the check could not run: %s", target_name(o),
-		     strerror(err));
-		r = EXIT_FAIL;
 	}
+	for (i = 0; i < cc.problems && cc.json; i++)
+		free(cc.v[i]);
+	free(cc.v);
 	sma_close(a);
 	return r;
 }
@@ -273,7 +349,7 @@ int cmd_recover(const struct cmd *c, const struct opts *o)
 	if (sma_slots_each(a, count_dead, &dead) != 0 ||
 	    sma_info(a, &in0) < 0 || sma_stats(a, &st0) < 0) {
 		fail(c, "%s: reading the figures: %s", target_name(o),
-		     strerror(errno));
+		     errstr(errno));
 		sma_close(a);
 		return EXIT_FAIL;
 	}
@@ -283,12 +359,21 @@ int cmd_recover(const struct cmd *c, const struct opts *o)
 	if (!a)
 		return EXIT_FAIL;
 	if (sma_recover(a) < 0) {
-		fail(c, "%s: %s", target_name(o), strerror(errno));
+		if (errno == EBADMSG) {
+			/* Damage that no dead process explains: nothing to
+			 * repair it from. */
+			fail(c, "%s: the arena is inconsistent, and no recovery "
+				"can repair it (sma check lists the problems)",
+			     target_name(o));
+			r = EXIT_PROBLEMS;
+		} else {
+			fail(c, "%s: %s", target_name(o), errstr(errno));
+		}
 		goto out;
 	}
 	if (sma_info(a, &in1) < 0 || sma_stats(a, &st1) < 0) {
 		fail(c, "%s: reading the figures: %s", target_name(o),
-		     strerror(errno));
+		     errstr(errno));
 		goto out;
 	}
 	printf("recovered %s\n", target_name(o));
@@ -311,6 +396,8 @@ int cmd_recover(const struct cmd *c, const struct opts *o)
 		r = EXIT_OK;
 	} else {
 		printf("  %-14s problems remain: run sma check\n", "check");
+		fail(c, "%s: the arena is still inconsistent after the recovery "
+			"(sma check lists the problems)", target_name(o));
 		r = EXIT_PROBLEMS;
 	}
 out:

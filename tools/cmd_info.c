@@ -189,8 +189,8 @@ static void info_text(const struct opts *o, const struct sma_info *in,
 	kv("key", "%s", fmt_key(b1, in->key));
 	kv("shmid", "%d", in->shmid);
 	if (in->sem_gone)
-		kv("semid", "%d, removed from outside: the next call that "
-			    "takes the lock makes a new one", in->semid);
+		kv("semid", "%d, removed from outside (the next lock makes a "
+			    "new one)", in->semid);
 	else
 		kv("semid", "%d", in->semid);
 	if (in->sets_replaced)
@@ -198,8 +198,7 @@ static void info_text(const struct opts *o, const struct sma_info *in,
 				    "from outside)", in->sets_replaced);
 	kv("layout version", "%" PRIu32, in->layout_version);
 	kv("state", "%s", in->destroyed
-		? "destroyed: marked for removal, gone when the last "
-		  "process detaches"
+		? "destroyed: gone when the last process detaches"
 		: "in service");
 	kv("permissions", "%s", fmt_mode(b1, in->mode));
 	kv("owner", "%s / %s", fmt_user(b1, in->uid), fmt_group(b2, in->gid));
@@ -217,26 +216,27 @@ static void info_text(const struct opts *o, const struct sma_info *in,
 	kv("size", "%s (%zu bytes)", fmt_size(b1, st->size), st->size);
 	kv("heap", "%s available to objects when empty",
 	   fmt_size(b1, st->heap_size));
-	kv("used", "%s in %" PRIu64 " live objects (%.1f%% of the heap)",
-	   fmt_size(b1, st->used), st->live, percent(st->used, st->heap_size));
+	kv("used", "%s in %" PRIu64 " live %s (%.1f%% of the heap)",
+	   fmt_size(b1, st->used), st->live,
+	   plural(st->live, "object", "objects"),
+	   percent(st->used, st->heap_size));
 	kv("free", "%s, of which %s in thread caches",
 	   fmt_size(b1, st->free), fmt_size(b2, in->cached));
 	kv("largest free", "%s (the largest object one allocation can get "
 			   "now)", fmt_size(b1, st->largest_free));
 	kv("allocs, frees", "%" PRIu64 ", %" PRIu64, st->allocs, st->frees);
-	kv("attached", "%" PRIu32 " (nattch, this tool not counted)%s",
+	kv("attached", "%" PRIu32 " (this tool not counted%s)",
 	   others(in->nattch),
-	   others(in->nattch) ? "; the figures are a moving snapshot" : "");
+	   others(in->nattch) ? "; the figures may be moving" : "");
 	if (in->lock_holder == 0)
 		kv("lock", "free");
 	else if (pid_alive(in->lock_holder))
 		kv("lock", "held by pid %d%s", (int)in->lock_holder,
 		   in->lock_in_op ? ", inside an operation" : "");
 	else
-		kv("lock", "held by pid %d, which no longer exists%s: the "
-			   "next locker takes it over and repairs",
+		kv("lock", "held by pid %d, gone%s: the next locker repairs",
 		   (int)in->lock_holder,
-		   in->lock_in_op ? " (inside an operation)" : "");
+		   in->lock_in_op ? " (in an operation)" : "");
 	kv("lock operations", "%" PRIu64, in->lock_ops);
 	kv("repairs", "%" PRIu64 " (operations of dead holders repaired)",
 	   in->repairs);
@@ -284,18 +284,19 @@ int cmd_info(const struct cmd *c, const struct opts *o)
 	int shmid, have_ds, np, r = EXIT_FAIL;
 	sma_t *a;
 
+	/* Before attaching: the times and the last pid are the users'. */
 	have_ds = pre_stat(o, &ds, &shmid) == 0;
 	a = open_target(c, o, SMA_RDONLY);
 	if (!a)
 		return EXIT_FAIL;
 	if (sma_info(a, &in) < 0) {
 		fail(c, "%s: reading the header: %s", target_name(o),
-		     strerror(errno));
+		     errstr(errno));
 		goto out;
 	}
 	if (sma_stats(a, &st) < 0) {
 		fail(c, "%s: reading the figures: %s", target_name(o),
-		     strerror(errno));
+		     errstr(errno));
 		goto out;
 	}
 	if (have_ds && shmid == in.shmid) {
@@ -305,7 +306,7 @@ int cmd_info(const struct cmd *c, const struct opts *o)
 	}
 	if (sma_slots_each(a, slots_add, &sl) != 0) {
 		fail(c, "%s: reading the process slots: %s", target_name(o),
-		     strerror(errno ? errno : ENOMEM));
+		     errstr(errno ? errno : ENOMEM));
 		goto out;
 	}
 	np = procs_attached(in.shmid, &pv);
@@ -402,22 +403,22 @@ static unsigned stats_classes(const struct opts *o, const struct sma_info *in,
 			hidden++;
 			continue;
 		}
+		/* 78 columns, as long as the counts keep to their widths. */
 		if (!shown++)
-			printf("  %5s %10s %5s %7s %10s %10s %5s %10s %8s "
-			       "%7s\n",
+			printf("  %5s %8s %4s %6s %8s %8s %4s %9s %8s %7s\n",
 			       "CLASS", "SIZE", "KIND", "SLABS", "USED",
 			       "TOTAL", "FILL", "REQUESTS", "FAILURES",
 			       "CACHED");
 		if (cs.slab)
-			printf("  %5u %10s %5s %7" PRIu64 " %10" PRIu64
-			       " %10" PRIu64 " %4.0f%%",
+			printf("  %5u %8s %4s %6" PRIu64 " %8" PRIu64
+			       " %8" PRIu64 " %3.0f%%",
 			       cls, fmt_size(b1, cs.size), "slab", cs.slabs,
 			       cs.used, cs.total, percent(cs.used, cs.total));
 		else /* served by the page heap: no slabs to count */
-			printf("  %5u %10s %5s %7s %10s %10s %5s", cls,
+			printf("  %5u %8s %4s %6s %8s %8s %4s", cls,
 			       fmt_size(b1, cs.size), "page", "-", "-", "-",
 			       "-");
-		printf(" %10" PRIu64 " %8" PRIu64 " %7" PRIu64 "\n",
+		printf(" %9" PRIu64 " %8" PRIu64 " %7" PRIu64 "\n",
 		       cs.requests, cs.failures, cs.cached);
 	}
 	if (!shown)
@@ -429,8 +430,11 @@ static void stats_hist(const struct hist *h, const struct sma_stats *st)
 {
 	uint64_t maxb = 0;
 	char b1[32], b2[32], b3[32];
-	int b, w;
+	/* The bar fills the rest of the line: 53 columns come before it. */
+	int b, w, bar = out_width() - 53;
 
+	if (bar > 80)
+		bar = 80;
 	if (!h->extents) {
 		printf("  no free memory\n");
 		return;
@@ -452,7 +456,7 @@ static void stats_hist(const struct hist *h, const struct sma_stats *st)
 		printf("  %21s %10" PRIu64 " %10s %5.1f%% ", range,
 		       h->count[b], fmt_size(b3, h->bytes[b]),
 		       percent(h->bytes[b], h->free));
-		w = maxb ? (int)((h->bytes[b] * 30 + maxb - 1) / maxb) : 0;
+		w = maxb ? (int)((h->bytes[b] * (uint64_t)bar + maxb - 1) / maxb) : 0;
 		while (w-- > 0)
 			putchar('#');
 		putchar('\n');
@@ -465,17 +469,16 @@ static void stats_text(const struct opts *o, const struct sma_info *in,
 		       const struct sma_stats *st, sma_t *a,
 		       const struct hist *h, int walk_err)
 {
-	char b1[32], b2[32], k[16];
+	char b1[32], b2[32];
 	unsigned hidden;
 
-	printf("%s  key %s  shmid %d\n\n", arena_label(o, in->key),
-	       fmt_key(k, in->key), in->shmid);
+	printf("%s\n\n", arena_heading(o, a));
 	kv("size", "%s", fmt_size(b1, st->size));
 	kv("heap", "%s (available to objects when empty)",
 	   fmt_size(b1, st->heap_size));
-	kv("used", "%s (%.1f%% of the heap) in %" PRIu64 " live objects",
+	kv("used", "%s (%.1f%% of the heap) in %" PRIu64 " live %s",
 	   fmt_size(b1, st->used), percent(st->used, st->heap_size),
-	   st->live);
+	   st->live, plural(st->live, "object", "objects"));
 	kv("free", "%s (%.1f%%), of which %s in thread caches",
 	   fmt_size(b1, st->free), percent(st->free, st->heap_size),
 	   fmt_size(b2, in->cached));
@@ -484,9 +487,9 @@ static void stats_text(const struct opts *o, const struct sma_info *in,
 	   st->free ? 100.0 - percent(st->largest_free, st->free) : 0.0);
 	kv("allocs", "%" PRIu64, st->allocs);
 	kv("frees", "%" PRIu64, st->frees);
-	kv("attached", "%" PRIu32 " (nattch, this tool not counted)%s",
+	kv("attached", "%" PRIu32 " (this tool not counted%s)",
 	   others(st->nattch),
-	   others(st->nattch) ? "; the figures are a moving snapshot" : "");
+	   others(st->nattch) ? "; the figures may be moving" : "");
 
 	printf("\nsize classes\n");
 	hidden = stats_classes(o, in, a);
@@ -498,8 +501,8 @@ static void stats_text(const struct opts *o, const struct sma_info *in,
 	if (!walk_err)
 		stats_hist(h, st);
 	else
-		printf("  the walk of the arena stopped early: %s (try sma "
-		       "check)\n", why(walk_err));
+		printf("  the walk stopped early: %s (try sma check)\n",
+		       why(walk_err));
 }
 
 int cmd_stats(const struct cmd *c, const struct opts *o)
@@ -512,7 +515,7 @@ int cmd_stats(const struct cmd *c, const struct opts *o)
 
 	h = malloc(sizeof *h);
 	if (!h) {
-		fail(c, "%s", strerror(ENOMEM));
+		fail(c, "%s", errstr(ENOMEM));
 		return EXIT_FAIL;
 	}
 	a = open_figures(c, o, &st, &in);

@@ -11,6 +11,9 @@
  * (the header, the slot table, page maps, slab headers, boundary tags); a
  * cell made mostly of them is drawn with a mark of its own.  An extent that
  * spans cells is shared out among them.
+ *
+ * The picture is drawn with Unicode block and box characters when the
+ * locale's character set is UTF-8, and with ASCII otherwise (or --ascii).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -106,24 +109,25 @@ static const char ascii_glyph[] = " .:-=+*#%@";
 static void map_text(const struct opts *o, const struct map *m, sma_t *a,
 		     const struct sma_stats *st)
 {
-	int levels = o->ascii ? ASCII_LEVELS : UNI_LEVELS;
+	int ascii = o->ascii || !utf8_locale();
+	int levels = ascii ? ASCII_LEVELS : UNI_LEVELS;
 	size_t rows = (m->ncells + MAP_COLS - 1) / MAP_COLS, r, i;
-	const char *h = o->ascii ? "-" : "\u2500";
-	const char *v = o->ascii ? "|" : "\u2502";
+	const char *h = ascii ? "-" : "\u2500";
+	const char *v = ascii ? "|" : "\u2502";
+	/* The legend on one line when the output is that wide. */
+	const char *sep = out_width() >= 120 ? "   " : "\n  ";
 	int w = 1, l;
-	char b1[32], b2[32], b3[32], k[16];
+	char b1[32], b2[32], b3[32];
 
 	while (w < 16 && (m->size >> (4 * w)) != 0)
 		w++;
-	printf("%s  key %s  shmid %d  size %s\n",
-	       arena_label(o, sma_key(a)), fmt_key(k, sma_key(a)), sma_shmid(a),
-	       fmt_size(b1, m->size));
+	printf("%s  size %s\n", arena_heading(o, a), fmt_size(b1, m->size));
 	printf("one cell = %s, one row = %s\n\n", fmt_size(b1, m->block),
 	       fmt_size(b2, m->block * MAP_COLS));
-	printf("%*s%s", w + 3, "", o->ascii ? "+" : "\u250c");
+	printf("%*s%s", w + 3, "", ascii ? "+" : "\u250c");
 	for (i = 0; i < MAP_COLS; i++)
 		fputs(h, stdout);
-	puts(o->ascii ? "+" : "\u2510");
+	puts(ascii ? "+" : "\u2510");
 	for (r = 0; r < rows; r++) {
 		printf("0x%0*" PRIx64 " %s", w, (uint64_t)r * MAP_COLS * m->block,
 		       v);
@@ -134,28 +138,29 @@ static void map_text(const struct opts *o, const struct map *m, sma_t *a,
 			}
 			l = cell_level(m, i, levels);
 			if (l == CELL_OWN)
-				fputs(o->ascii ? ASCII_OWN : UNI_OWN, stdout);
-			else if (o->ascii)
+				fputs(ascii ? ASCII_OWN : UNI_OWN, stdout);
+			else if (ascii)
 				putchar(ascii_glyph[l]);
 			else
 				fputs(uni_glyph[l], stdout);
 		}
 		puts(v);
 	}
-	printf("%*s%s", w + 3, "", o->ascii ? "+" : "\u2514");
+	printf("%*s%s", w + 3, "", ascii ? "+" : "\u2514");
 	for (i = 0; i < MAP_COLS; i++)
 		fputs(h, stdout);
-	puts(o->ascii ? "+" : "\u2518");
+	puts(ascii ? "+" : "\u2518");
 
 	printf("\nshare of a cell's usable memory in live objects:\n  ");
-	if (o->ascii) {
+	if (ascii) {
 		printf("' ' none  '.' under 1/8  ':-=+*#' more by eighths  "
-		       "'%%' over 7/8  '@' all   " ASCII_OWN
-		       " the library's own (header, tables)\n");
+		       "'%%' over 7/8  '@' all%s'" ASCII_OWN
+		       "' the library's own (header, tables)\n", sep);
 	} else {
-		printf("' ' none  %s under 1/3  %s under 2/3  %s over 2/3  %s "
-		       "all   " UNI_OWN " the library's own (header, tables)\n",
-		       uni_glyph[1], uni_glyph[2], uni_glyph[3], uni_glyph[4]);
+		printf("' ' none  '%s' under 1/3  '%s' under 2/3  '%s' over 2/3  "
+		       "'%s' all%s'" UNI_OWN "' the library's own (header, "
+		       "tables)\n",
+		       uni_glyph[1], uni_glyph[2], uni_glyph[3], uni_glyph[4], sep);
 	}
 	printf("used %s (%.1f%% of the heap)  free %s  largest free %s\n",
 	       fmt_size(b1, st->used), percent(st->used, st->heap_size),
@@ -207,7 +212,7 @@ static int map_svg(FILE *f, const struct opts *o, const struct map *m,
 {
 	size_t rows = (m->ncells + MAP_COLS - 1) / MAP_COLS, i;
 	int pitch = SVG_CELL + SVG_GAP, w, hgt, lx, ly, n;
-	char col[8], b1[32], b2[32], b3[32], k[16];
+	char col[8], b1[32], b2[32], b3[32];
 	static const double legend[] = { 0.0, 0.25, 0.5, 0.75, 1.0 };
 
 	w = SVG_LEFT + MAP_COLS * pitch + 16;
@@ -220,9 +225,8 @@ static int map_svg(FILE *f, const struct opts *o, const struct map *m,
 	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
 	fprintf(f, "<text x=\"8\" y=\"18\" font-size=\"13\" "
 		   "font-weight=\"bold\">sma ");
-	xml_text(f, arena_label(o, sma_key(a)));
-	fprintf(f, "  key %s  shmid %d  size %s</text>\n",
-		fmt_key(k, sma_key(a)), sma_shmid(a), fmt_size(b1, m->size));
+	xml_text(f, arena_heading(o, a));
+	fprintf(f, "  size %s</text>\n", fmt_size(b1, m->size));
 	fprintf(f, "<text x=\"8\" y=\"36\">one cell = %s, one row = %s; ",
 		fmt_size(b1, m->block), fmt_size(b2, m->block * MAP_COLS));
 	fprintf(f, "used %s (%.1f%% of the heap), free %s, largest free "
@@ -295,7 +299,7 @@ int cmd_map(const struct cmd *c, const struct opts *o)
 	m.used = calloc(m.ncells ? m.ncells : 1, sizeof *m.used);
 	m.free = calloc(m.ncells ? m.ncells : 1, sizeof *m.free);
 	if (!m.used || !m.free) {
-		fail(c, "%s", strerror(ENOMEM));
+		fail(c, "%s", errstr(ENOMEM));
 		goto out;
 	}
 	wr = sma_walk(a, map_add, &m);
@@ -306,12 +310,12 @@ int cmd_map(const struct cmd *c, const struct opts *o)
 						   : fopen(o->svg, "w");
 
 		if (!f) {
-			fail(c, "%s: %s", o->svg, strerror(errno));
+			fail(c, "%s: %s", o->svg, errstr(errno));
 			goto out;
 		}
 		if (map_svg(f, o, &m, a, &st) < 0 ||
 		    (f != stdout && fclose(f) != 0)) {
-			fail(c, "writing %s: %s", o->svg, strerror(errno));
+			fail(c, "writing %s: %s", o->svg, errstr(errno));
 			goto out;
 		}
 		if (f != stdout)

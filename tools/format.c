@@ -1,16 +1,21 @@
 /*
  * format.c -- numbers as text and text as numbers: sizes, keys, modes,
- * times, names, and a small JSON writer.
+ * times, names, the width and character set of the output, and a small
+ * JSON writer.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <langinfo.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tool.h"
 
@@ -100,14 +105,57 @@ const char *fmt_group(char buf[64], gid_t gid)
 	return buf;
 }
 
+const char *errstr(int err)
+{
+	static char buf[256];
+
+	snprintf(buf, sizeof buf, "%s", strerror(err));
+	/* Only an ASCII capital: a message in another language is left as
+	 * it is. */
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
+}
+
 const char *why(int err)
 {
-	return err == EBADMSG ? "the arena is inconsistent" : strerror(err);
+	return err == EBADMSG ? "the arena is inconsistent" : errstr(err);
 }
 
 double percent(uint64_t part, uint64_t whole)
 {
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+const char *plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+int out_width(void)
+{
+	const char *s = getenv("COLUMNS");
+	struct winsize ws;
+	long w = 0;
+	char *end;
+
+	if (s && *s) {
+		errno = 0;
+		w = strtol(s, &end, 10);
+		if (errno || *end || w <= 0 || w > 10000)
+			w = 0;
+	}
+	if (w == 0 && isatty(STDOUT_FILENO) &&
+	    ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+		w = ws.ws_col;
+	return w > 80 ? (int)w : 80;
+}
+
+int utf8_locale(void)
+{
+	const char *cs = nl_langinfo(CODESET);
+
+	return cs && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0);
 }
 
 int parse_size(const char *s, size_t *out)

@@ -4,17 +4,22 @@
  *
  *   sma COMMAND [PATH | --key KEY | --id SHMID] [OPTIONS]
  *
- * Options may come before or after the operand, as "--opt VALUE" or
- * "--opt=VALUE"; "--" ends the options.  Every failure is one line on
- * standard error, "sma: COMMAND: what and why", and exit status 2.
+ * The command line is read by getopt_long: options may come before or after
+ * the operands, as "--opt VALUE" or "--opt=VALUE" (or a unique prefix of
+ * the name), and "--" ends the options.  -j is --json, -h --help and -V
+ * --version.  Every failure is one line on standard error, "sma: COMMAND:
+ * what and why", and exit status 2.
  */
 #include <errno.h>
+#include <getopt.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 
 #include "tool.h"
 
@@ -36,14 +41,16 @@ static const struct cmd cmds[] = {
 	  "it does not exist.  Fails if a segment with that key exists.  "
 	  "--key 0 makes\n"
 	  "a private arena and prints its shmid.\n" },
-	{ "info", cmd_info, OPT_TARGET | OPT_JSON, "PATH|--key KEY|--id SHMID [--json]",
+	{ "info", cmd_info, OPT_TARGET | OPT_JSON,
+	  "PATH|--key KEY|--id SHMID [--json]",
 	  "identity, permissions, times, figures, lock and processes",
 	  "Prints what ipcs -m -i shows of the segment, and what only the "
 	  "arena knows:\n"
 	  "semaphore id, layout version, size, used and free space, the "
 	  "lock's holder,\n"
-	  "the process slots and the processes attached.  Attaches "
-	  "read-only.\n" },
+	  "the process slots and the processes attached.  The times and the "
+	  "last pid\n"
+	  "are read before the tool attaches, read-only.\n" },
 	{ "stats", cmd_stats, OPT_TARGET | OPT_JSON | OPT_ALL,
 	  "PATH|--key KEY|--id SHMID [--json] [--all]",
 	  "figures, size classes and free extents by size",
@@ -54,7 +61,8 @@ static const struct cmd cmds[] = {
 	  "of the free extents by size, to tell \"out of memory while memory "
 	  "is free\"\n"
 	  "(fragmentation) at a glance.  Attaches read-only.\n" },
-	{ "dump", cmd_dump, OPT_TARGET | OPT_JSON, "PATH|--key KEY|--id SHMID [--json]",
+	{ "dump", cmd_dump, OPT_TARGET | OPT_JSON,
+	  "PATH|--key KEY|--id SHMID [--json]",
 	  "every object and free extent, in offset order",
 	  "Lists every live object and every free extent in offset order: "
 	  "offset,\n"
@@ -65,25 +73,35 @@ static const struct cmd cmds[] = {
 	  "a picture of the arena, shaded by how full each part is",
 	  "Draws the segment as rows of 64 cells, each cell a block of the "
 	  "segment\n"
-	  "shaded by the share of its memory in live objects.  --ascii draws "
-	  "with\n"
-	  "ASCII characters only; --svg FILE writes the picture as an SVG "
-	  "image instead\n"
-	  "(FILE - for standard output).  Attaches read-only.\n" },
-	{ "check", cmd_check, OPT_TARGET, "PATH|--key KEY|--id SHMID",
+	  "shaded by the share of its memory in live objects, with block "
+	  "characters\n"
+	  "when the locale's character set is UTF-8 and ASCII otherwise.  "
+	  "--ascii\n"
+	  "draws with ASCII characters only; --svg FILE writes the picture as "
+	  "an SVG\n"
+	  "image instead (FILE - for standard output).  Attaches "
+	  "read-only.\n" },
+	{ "check", cmd_check, OPT_TARGET | OPT_JSON,
+	  "PATH|--key KEY|--id SHMID [--json]",
 	  "verify every invariant; exit 1 on a problem",
 	  "Runs the library's checker and prints each problem found on a "
 	  "line of its\n"
 	  "own.  Exit status 0 when the arena is consistent, 1 when a problem "
 	  "was found,\n"
-	  "2 when the check could not run.  Attaches read-only.\n" },
+	  "2 when the check could not run.  --json prints {\"ok\": BOOL, "
+	  "\"problems\":\n"
+	  "[STRING, ...]}.  Attaches read-only.\n" },
 	{ "recover", cmd_recover, OPT_TARGET, "PATH|--key KEY|--id SHMID",
 	  "return what dead processes held, repair what they left",
 	  "Runs sma_recover: returns to the arena whatever processes that no "
 	  "longer\n"
 	  "exist held in their caches, and repairs an operation a killed "
 	  "process left\n"
-	  "half done.  Never frees a live object.  Attaches read-write.\n" },
+	  "half done.  Never frees a live object.  Exit status 1 when the "
+	  "arena is\n"
+	  "still inconsistent afterwards (sma check lists what is wrong).  "
+	  "Attaches\n"
+	  "read-write.\n" },
 	{ "ls", cmd_ls, OPT_JSON, "[--json]",
 	  "list the arenas and orphaned semaphore sets on this machine",
 	  "Lists every sma arena on this machine the caller may read, and "
@@ -127,8 +145,8 @@ static void usage_global(FILE *f)
 
 	fprintf(f, "usage: sma COMMAND [PATH | --key KEY | --id SHMID] "
 		   "[OPTIONS]\n"
-		   "       sma COMMAND --help\n"
-		   "       sma --version\n\n"
+		   "       sma COMMAND -h|--help\n"
+		   "       sma -V|--version\n\n"
 		   "Inspects and manages sma arenas: shared heaps in System V "
 		   "shared memory.\n\ncommands:\n");
 	for (i = 0; i < NCMDS; i++)
@@ -146,7 +164,12 @@ static void usage_cmd(const struct cmd *c)
 	if (c->allowed & OPT_PATH)
 		printf("\n" TARGET_HELP);
 	if (c->allowed & OPT_JSON)
-		printf("--json prints the same as one JSON value.\n");
+		printf("-j, --json prints the same as JSON.\n");
+}
+
+static void version(void)
+{
+	printf("sma %s (library %s)\n", SMA_VERSION, sma_version());
 }
 
 const char *target_name(const struct opts *o)
@@ -174,6 +197,17 @@ const char *arena_label(const struct opts *o, key_t key)
 	else
 		snprintf(buf, sizeof buf, "%s", key == IPC_PRIVATE
 						? "private arena" : "arena");
+	return buf;
+}
+
+const char *arena_heading(const struct opts *o, sma_t *a)
+{
+	static char buf[4300];
+	char k[16];
+
+	snprintf(buf, sizeof buf, "%s  key %s  shmid %d",
+		 arena_label(o, sma_key(a)), fmt_key(k, sma_key(a)),
+		 sma_shmid(a));
 	return buf;
 }
 
@@ -217,11 +251,22 @@ int target_shmid(const struct opts *o)
 	return shmget(key, 0, 0);
 }
 
+/* 1 if path names a directory. */
+static int is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* Why an open failed, for a person. */
 static const char *open_why(int err, const struct opts *o)
 {
 	switch (err) {
 	case ENOENT:
+		if (o->path && is_dir(o->path))
+			return "a directory, and no arena has its key (an arena "
+			       "is named by the file it was made for)";
 		return o->has_id ? "no segment with that id"
 				 : "no arena with that key";
 	case EACCES:
@@ -235,9 +280,9 @@ static const char *open_why(int err, const struct opts *o)
 	case EIDRM:
 		return "the segment has been removed";
 	case EINVAL:
-		return o->has_id ? "no segment with that id" : strerror(err);
+		return o->has_id ? "no segment with that id" : errstr(err);
 	default:
-		return strerror(err);
+		return errstr(err);
 	}
 }
 
@@ -249,7 +294,7 @@ sma_t *open_figures(const struct cmd *c, const struct opts *o, struct sma_stats 
 	if (!a)
 		return NULL;
 	if ((in && sma_info(a, in) < 0) || sma_stats(a, st) < 0) {
-		fail(c, "%s: reading the figures: %s", target_name(o), strerror(errno));
+		fail(c, "%s: reading the figures: %s", target_name(o), errstr(errno));
 		sma_close(a);
 		return NULL;
 	}
@@ -265,7 +310,7 @@ sma_t *open_target(const struct cmd *c, const struct opts *o, int flags)
 
 	if (o->path) {
 		if (target_key(o, &key) < 0) {
-			fail(c, "%s: %s", o->path, strerror(errno));
+			fail(c, "%s: %s", o->path, errstr(errno));
 			return NULL;
 		}
 		a = sma_open(o->path, flags, 0, 0);
@@ -292,27 +337,81 @@ sma_t *open_target(const struct cmd *c, const struct opts *o, int flags)
 
 /* ---- the command line ---- */
 
-struct optdef {
-	const char *name; /* without the leading "--" */
-	unsigned bit;	  /* OPT_*, 0 for --help */
-	int arg;	  /* takes a value */
+/* getopt_long's codes of the options without a short form. */
+enum {
+	LO_KEY = 256, LO_ID, LO_SIZE, LO_MODE, LO_ALL, LO_ASCII, LO_SVG,
+	LO_ORPHANS, LO_FORCE,
 };
 
-static const struct optdef optdefs[] = {
-	{ "key", OPT_KEY, 1 },	   { "id", OPT_ID, 1 },
-	{ "json", OPT_JSON, 0 },   { "size", OPT_SIZE, 1 },
-	{ "mode", OPT_MODE, 1 },   { "all", OPT_ALL, 0 },
-	{ "ascii", OPT_ASCII, 0 }, { "svg", OPT_SVG, 1 },
-	{ "orphans", OPT_ORPHANS, 0 }, { "force", OPT_FORCE, 0 },
-	{ "help", 0, 0 },
+static const struct option longopts[] = {
+	{ "key", required_argument, NULL, LO_KEY },
+	{ "id", required_argument, NULL, LO_ID },
+	{ "json", no_argument, NULL, 'j' },
+	{ "size", required_argument, NULL, LO_SIZE },
+	{ "mode", required_argument, NULL, LO_MODE },
+	{ "all", no_argument, NULL, LO_ALL },
+	{ "ascii", no_argument, NULL, LO_ASCII },
+	{ "svg", required_argument, NULL, LO_SVG },
+	{ "orphans", no_argument, NULL, LO_ORPHANS },
+	{ "force", no_argument, NULL, LO_FORCE },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
 };
+
+/* "-": operands come back in order (code 1), even under POSIXLY_CORRECT;
+ * ":": a missing value is told apart from an unknown option. */
+static const char shortopts[] = "-:jhV";
+
+/* The OPT_* bit of a getopt code; 0 for --help and --version, which every
+ * command takes. */
+static unsigned opt_bit(int code)
+{
+	switch (code) {
+	case LO_KEY: return OPT_KEY;
+	case LO_ID: return OPT_ID;
+	case 'j': return OPT_JSON;
+	case LO_SIZE: return OPT_SIZE;
+	case LO_MODE: return OPT_MODE;
+	case LO_ALL: return OPT_ALL;
+	case LO_ASCII: return OPT_ASCII;
+	case LO_SVG: return OPT_SVG;
+	case LO_ORPHANS: return OPT_ORPHANS;
+	case LO_FORCE: return OPT_FORCE;
+	default: return 0;
+	}
+}
+
+/* "--name" of a getopt code, as the user may have written it. */
+static const char *opt_name(int code)
+{
+	static char buf[32];
+	size_t i;
+
+	for (i = 0; longopts[i].name; i++)
+		if (longopts[i].val == code) {
+			snprintf(buf, sizeof buf, "--%s", longopts[i].name);
+			return buf;
+		}
+	snprintf(buf, sizeof buf, "-%c", code);
+	return buf;
+}
+
+/* How many long options begin with the len bytes of s. */
+static int prefix_of(const char *s, size_t len)
+{
+	int i, n = 0;
+
+	for (i = 0; longopts[i].name; i++)
+		n += len > 0 && strncmp(longopts[i].name, s, len) == 0;
+	return n;
+}
 
 /* Sets one option; EXIT_OK, or EXIT_FAIL after saying why. */
-static int set_opt(const struct cmd *c, struct opts *o,
-		   const struct optdef *d, const char *v)
+static int set_opt(const struct cmd *c, struct opts *o, int code, const char *v)
 {
-	switch (d->bit) {
-	case OPT_KEY:
+	switch (code) {
+	case LO_KEY:
 		if (o->has_key) {
 			fail(c, "--key given twice");
 			return EXIT_FAIL;
@@ -324,7 +423,7 @@ static int set_opt(const struct cmd *c, struct opts *o,
 		}
 		o->has_key = 1;
 		break;
-	case OPT_ID:
+	case LO_ID:
 		if (o->has_id) {
 			fail(c, "--id given twice");
 			return EXIT_FAIL;
@@ -336,7 +435,7 @@ static int set_opt(const struct cmd *c, struct opts *o,
 		}
 		o->has_id = 1;
 		break;
-	case OPT_SIZE:
+	case LO_SIZE:
 		if (parse_size(v, &o->size) < 0) {
 			fail(c, "bad size '%s': expected a number with an "
 				"optional K, M, G or T suffix", v);
@@ -344,7 +443,7 @@ static int set_opt(const struct cmd *c, struct opts *o,
 		}
 		o->has_size = 1;
 		break;
-	case OPT_MODE:
+	case LO_MODE:
 		if (parse_mode(v, &o->mode) < 0) {
 			fail(c, "bad mode '%s': expected octal permission bits "
 				"such as 0640", v);
@@ -352,100 +451,116 @@ static int set_opt(const struct cmd *c, struct opts *o,
 		}
 		o->has_mode = 1;
 		break;
-	case OPT_SVG:
+	case LO_SVG:
 		if (!*v) {
 			fail(c, "--svg needs a file name");
 			return EXIT_FAIL;
 		}
 		o->svg = v;
 		break;
-	case OPT_JSON: o->json = 1; break;
-	case OPT_ALL: o->all = 1; break;
-	case OPT_ASCII: o->ascii = 1; break;
-	case OPT_ORPHANS: o->orphans = 1; break;
-	case OPT_FORCE: o->force = 1; break;
+	case 'j': o->json = 1; break;
+	case LO_ALL: o->all = 1; break;
+	case LO_ASCII: o->ascii = 1; break;
+	case LO_ORPHANS: o->orphans = 1; break;
+	case LO_FORCE: o->force = 1; break;
 	}
 	return EXIT_OK;
 }
 
+/* Takes one operand: the arena's PATH. */
+static int set_operand(const struct cmd *c, struct opts *o, const char *s)
+{
+	if (!(c->allowed & OPT_PATH)) {
+		fail(c, "unexpected operand '%s'", s);
+		return EXIT_FAIL;
+	}
+	if (!*s) {
+		fail(c, "empty path");
+		return EXIT_FAIL;
+	}
+	if (!o->path) {
+		o->path = s;
+		return EXIT_OK;
+	}
+	fail(c, "unexpected operand '%s' (one arena at a time)", s);
+	return EXIT_FAIL;
+}
+
+/* What to do after the command line: run the command, or not. */
+enum { PARSE_RUN, PARSE_HELP, PARSE_VERSION };
+
 /*
- * Parses argv (after the command name) into o.  Returns EXIT_OK, EXIT_FAIL
- * after saying why, or -1 when --help was asked for.
+ * Parses argv (argv[0] the command's name) into o.  Returns PARSE_RUN,
+ * PARSE_HELP, PARSE_VERSION, or -EXIT_FAIL after saying why.
  */
 static int parse_args(const struct cmd *c, int argc, char **argv,
 		      struct opts *o)
 {
-	int i, no_more = 0, help = 0, r;
+	int code, idx, help = 0, ver = 0;
 
-	for (i = 0; i < argc; i++) {
-		const char *s = argv[i], *eq, *v = NULL;
-		const struct optdef *d = NULL;
-		size_t k, len;
-
-		if (no_more || s[0] != '-' || s[1] == '\0') {
-			if (o->path) {
-				fail(c, "unexpected operand '%s' (one arena at "
-					"a time)", s);
-				return EXIT_FAIL;
-			}
-			if (!(c->allowed & OPT_PATH)) {
-				fail(c, "unexpected operand '%s'", s);
-				return EXIT_FAIL;
-			}
-			if (!*s) {
-				fail(c, "empty path");
-				return EXIT_FAIL;
-			}
-			o->path = s;
+	opterr = 0;
+	optind = 0; /* glibc: start afresh */
+	for (;;) {
+		idx = -1;
+		code = getopt_long(argc, argv, shortopts, longopts, &idx);
+		if (code == -1)
+			break;
+		if (code == 1) {
+			if (set_operand(c, o, optarg) != EXIT_OK)
+				return -EXIT_FAIL;
 			continue;
 		}
-		if (strcmp(s, "--") == 0) {
-			no_more = 1;
-			continue;
+		if (code == ':') {
+			fail(c, "%s needs a value", opt_name(optopt));
+			return -EXIT_FAIL;
 		}
-		if (strcmp(s, "-h") == 0) {
+		if (code == '?') {
+			/* An unknown or ambiguous option, or a value given to
+			 * one that takes none (optopt its code). */
+			const char *s = argv[optind - 1];
+			unsigned bit = opt_bit(optopt);
+
+			if (strncmp(s, "--", 2) != 0)
+				fail(c, "unknown option '-%c' (try sma %s --help)",
+				     optopt, c->name);
+			else if (optopt && (bit ? (c->allowed & bit) != 0
+						: optopt == 'h' || optopt == 'V'))
+				fail(c, "%s takes no value", opt_name(optopt));
+			else if (prefix_of(s + 2, strcspn(s + 2, "=")) > 1)
+				fail(c, "ambiguous option '%.*s' (try sma %s --help)",
+				     (int)strcspn(s, "="), s, c->name);
+			else
+				fail(c, "unknown option '%.*s' (try sma %s --help)",
+				     (int)strcspn(s, "="), s, c->name);
+			return -EXIT_FAIL;
+		}
+		if (code == 'h') {
 			help = 1;
 			continue;
 		}
-		if (s[1] != '-') {
-			fail(c, "unknown option '%s' (try sma %s --help)", s,
-			     c->name);
-			return EXIT_FAIL;
-		}
-		s += 2;
-		eq = strchr(s, '=');
-		len = eq ? (size_t)(eq - s) : strlen(s);
-		for (k = 0; k < sizeof optdefs / sizeof optdefs[0]; k++)
-			if (strlen(optdefs[k].name) == len &&
-			    strncmp(optdefs[k].name, s, len) == 0)
-				d = &optdefs[k];
-		if (!d || (d->bit && !(c->allowed & d->bit))) {
-			fail(c, "unknown option '--%.*s' (try sma %s --help)",
-			     (int)len, s, c->name);
-			return EXIT_FAIL;
-		}
-		if (!d->bit) {
-			help = 1;
+		if (code == 'V') {
+			ver = 1;
 			continue;
 		}
-		if (d->arg) {
-			if (eq) {
-				v = eq + 1;
-			} else if (i + 1 < argc) {
-				v = argv[++i];
-			} else {
-				fail(c, "--%s needs a value", d->name);
-				return EXIT_FAIL;
-			}
-		} else if (eq) {
-			fail(c, "--%s takes no value", d->name);
-			return EXIT_FAIL;
+		if (!(c->allowed & opt_bit(code))) {
+			if (idx >= 0)
+				fail(c, "unknown option '--%s' (try sma %s --help)",
+				     longopts[idx].name, c->name);
+			else
+				fail(c, "unknown option '-%c' (try sma %s --help)",
+				     code, c->name);
+			return -EXIT_FAIL;
 		}
-		r = set_opt(c, o, d, v);
-		if (r != EXIT_OK)
-			return r;
+		if (set_opt(c, o, code, optarg) != EXIT_OK)
+			return -EXIT_FAIL;
 	}
-	return help ? -1 : EXIT_OK;
+	/* After "--": operands only. */
+	for (; optind < argc; optind++)
+		if (set_operand(c, o, argv[optind]) != EXIT_OK)
+			return -EXIT_FAIL;
+	if (help)
+		return PARSE_HELP;
+	return ver ? PARSE_VERSION : PARSE_RUN;
 }
 
 /* Checks that the command was told which arena, exactly once. */
@@ -474,29 +589,43 @@ static int check_target(const struct cmd *c, const struct opts *o)
 	return EXIT_OK;
 }
 
+/* sma -h, sma --version...: the options that come before a command. */
+static int global_opts(int argc, char **argv)
+{
+	const char *s = argv[1];
+
+	if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0 ||
+	    (strcmp(s, "help") == 0 && argc == 2)) {
+		usage_global(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(s, "--version") == 0 || strcmp(s, "-V") == 0) {
+		version();
+		return EXIT_OK;
+	}
+	fail(NULL, "unknown option '%s' (sma --help lists the commands)", s);
+	return EXIT_FAIL;
+}
+
 int main(int argc, char **argv)
 {
 	const struct cmd *c = NULL;
 	size_t i;
 	int r;
 
+	/* The character set of the locale decides how map draws; numbers
+	 * stay as C writes them, so that JSON and figures read the same
+	 * everywhere. */
+	setlocale(LC_ALL, "");
+	setlocale(LC_NUMERIC, "C");
+
 	if (argc < 2) {
 		fail(NULL, "which command? (sma --help lists them)");
 		return EXIT_FAIL;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		usage_global(stdout);
-		return EXIT_OK;
-	}
-	if (strcmp(argv[1], "--version") == 0) {
-		printf("sma %s (library %s)\n", SMA_VERSION, sma_version());
-		return EXIT_OK;
-	}
-	if (strcmp(argv[1], "help") == 0 && argc <= 3) {
-		if (argc == 2) {
-			usage_global(stdout);
-			return EXIT_OK;
-		}
+	if (argv[1][0] == '-' || (strcmp(argv[1], "help") == 0 && argc == 2))
+		return global_opts(argc, argv);
+	if (strcmp(argv[1], "help") == 0 && argc == 3) {
 		argv[1] = argv[2];
 		argv[2] = (char *)"--help";
 	}
@@ -507,19 +636,23 @@ int main(int argc, char **argv)
 		fail(NULL, "unknown command '%s' (try sma --help)", argv[1]);
 		return EXIT_FAIL;
 	}
-	r = parse_args(c, argc - 2, argv + 2, &g_opts);
-	if (r < 0) {
+	r = parse_args(c, argc - 1, argv + 1, &g_opts);
+	if (r < 0)
+		return -r;
+	if (r == PARSE_HELP) {
 		usage_cmd(c);
 		return EXIT_OK;
 	}
-	if (r != EXIT_OK)
-		return r;
+	if (r == PARSE_VERSION) {
+		version();
+		return EXIT_OK;
+	}
 	r = check_target(c, &g_opts);
 	if (r != EXIT_OK)
 		return r;
 	r = c->run(c, &g_opts);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fail(c, "writing the output: %s", strerror(errno));
+		fail(c, "writing the output: %s", errstr(errno));
 		return EXIT_FAIL;
 	}
 	return r;

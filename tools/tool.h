@@ -25,33 +25,33 @@ enum {
 
 /* Options a command may accept (a bit mask per command). */
 enum {
-	OPT_KEY = 1 << 0,     /* --key KEY */
-	OPT_ID = 1 << 1,      /* --id SHMID */
-	OPT_JSON = 1 << 2,    /* --json */
-	OPT_SIZE = 1 << 3,    /* --size SIZE */
-	OPT_MODE = 1 << 4,    /* --mode MODE */
-	OPT_ALL = 1 << 5,     /* --all */
-	OPT_ASCII = 1 << 6,   /* --ascii */
-	OPT_SVG = 1 << 7,     /* --svg FILE */
-	OPT_ORPHANS = 1 << 8, /* --orphans */
-	OPT_FORCE = 1 << 9,   /* --force */
-	OPT_PATH = 1 << 10,   /* a PATH operand */
+	OPT_KEY = 1 << 0,      /* --key KEY */
+	OPT_ID = 1 << 1,       /* --id SHMID */
+	OPT_JSON = 1 << 2,     /* -j, --json */
+	OPT_SIZE = 1 << 3,     /* --size SIZE */
+	OPT_MODE = 1 << 4,     /* --mode MODE */
+	OPT_ALL = 1 << 5,      /* --all */
+	OPT_ASCII = 1 << 6,    /* --ascii */
+	OPT_SVG = 1 << 7,      /* --svg FILE */
+	OPT_ORPHANS = 1 << 8,  /* --orphans */
+	OPT_FORCE = 1 << 9,    /* --force */
+	OPT_PATH = 1 << 10,    /* a PATH operand */
 	OPT_TARGET = OPT_PATH | OPT_KEY | OPT_ID,
 };
 
 /* The command line, parsed. */
 struct opts {
-	const char *path; /* PATH operand, NULL if none */
-	int has_key;	  /* --key given */
-	key_t key;	  /* its value */
-	int has_id;	  /* --id given */
-	int id;		  /* its value */
+	const char *path;  /* PATH operand, NULL if none */
+	int has_key;	   /* --key given */
+	key_t key;	   /* its value */
+	int has_id;	   /* --id given */
+	int id;		   /* its value */
 	int json, all, ascii, orphans, force;
-	int has_size;	  /* --size given */
-	size_t size;	  /* bytes */
-	int has_mode;	  /* --mode given */
-	mode_t mode;	  /* permission bits */
-	const char *svg;  /* --svg FILE, "-" for standard output */
+	int has_size;	   /* --size given */
+	size_t size;	   /* bytes */
+	int has_mode;	   /* --mode given */
+	mode_t mode;	   /* permission bits */
+	const char *svg;   /* --svg FILE, "-" for standard output */
 };
 
 /* One command of the table in sma.c. */
@@ -75,6 +75,8 @@ const char *target_name(const struct opts *o);
 
 /* "arena PATH", "private arena" or "arena", to head an output. */
 const char *arena_label(const struct opts *o, key_t key);
+/* The first line of an output: "arena PATH  key 0x...  shmid N". */
+const char *arena_heading(const struct opts *o, sma_t *a);
 
 /* The key of the arena o names by PATH or --key; -1 with errno if the
  * path cannot be turned into a key (for --id: the key from IPC_STAT). */
@@ -104,11 +106,22 @@ const char *fmt_mode(char buf[24], mode_t mode);
 /* "name (1000)" or "1000" when the id has no name. */
 const char *fmt_user(char buf[64], uid_t uid);
 const char *fmt_group(char buf[64], gid_t gid);
+/* strerror(err) with a lower-case first letter, as every message of the
+ * tool is written ("no such file or directory"). */
+const char *errstr(int err);
 /* Why a walk or check failed, for a person: EBADMSG is "the arena is
  * inconsistent". */
 const char *why(int err);
 /* Percentage of part in whole, 0 when whole is 0. */
 double percent(uint64_t part, uint64_t whole);
+/* one when n is 1, many otherwise: "1 live object", "2 live objects". */
+const char *plural(uint64_t n, const char *one, const char *many);
+
+/* The columns the output may use: 80, or more when standard output is a
+ * terminal that wide (TIOCGWINSZ) or COLUMNS says so. */
+int out_width(void);
+/* 1 when the locale's character set is UTF-8 (nl_langinfo(CODESET)). */
+int utf8_locale(void);
 
 /* "64M" -> 67108864 (K, M, G, T: powers of 1024; an optional B or iB). */
 int parse_size(const char *s, size_t *out);
