@@ -1,6 +1,7 @@
 #!/bin/sh
 # test_tool.sh -- the sma command driven as a newcomer would: create, fill
-# (with tests/tool_fixture), info, stats, dump, map, check, ls, recover, rm, the JSON outputs read back and
+# (with tests/tool_fixture), info, stats (once and by interval), dump, map,
+# check, ls, recover, rm, the JSON outputs read back and
 # compared with what was made, the width and character set of the output,
 # the command line (short and long options), and usage errors.  Prints TAP.
 #
@@ -104,7 +105,7 @@ narrow() {
 utf8=$(locale -a 2>/dev/null | grep -i -m 1 '^c\.utf-\{0,1\}8$')
 [ -n "$utf8" ] || utf8=$(locale -a 2>/dev/null | grep -i -m 1 'utf-\{0,1\}8$')
 
-echo "1..42"
+echo "1..44"
 
 arena="$dir/arena"
 echo "$arena" >>"$made"
@@ -474,6 +475,43 @@ else
 		"rc $c_rc $u_rc $a_rc"
 fi
 
+# ---- stats --interval ----
+
+"$FIX" churn "$arena" 2 >/dev/null 2>&1 &
+churner=$!
+run stats "$arena" --interval 0.4 --count 4
+wait "$churner"
+width=$(awk '{ print length }' "$dir/out" | sort -u | wc -l)
+moving=$(awk 'NR > 2 && $5 + 0 > 0 { n++ } END { print n + 0 }' "$dir/out")
+if [ "$rc" -eq 0 ] && [ "$(wc -l <"$dir/out")" -eq 5 ] &&
+	head -n 1 "$dir/out" | grep -q 'USED *FREE *LARGEST *LIVE *ALLOCS/S *FREES/S *LOCKOPS/S *REPAIRS' &&
+	[ "$width" -eq 1 ] && [ "$moving" -ge 1 ] && narrow "$dir/out"; then
+	ok "stats --interval --count 4 prints a header and 4 aligned lines, the rates moving with the arena"
+else
+	not_ok "stats --interval --count 4 prints a header and 4 aligned lines, the rates moving with the arena" \
+		"rc=$rc widths=$width moving=$moving"
+	sed 's/^/#   /' "$dir/out"
+fi
+
+run stats "$arena" --interval 0.2 --count 2 --json
+good=1
+{ [ "$rc" -eq 0 ] && [ "$(wc -l <"$dir/out")" -eq 2 ]; } || good=0
+if command -v python3 >/dev/null 2>&1; then
+	python3 -c '
+import json, sys
+for l in open(sys.argv[1]).read().splitlines():
+    d = json.loads(l)
+    for k in ("used", "free", "largest_free", "live", "allocs_per_s",
+              "frees_per_s", "lock_ops_per_s", "repairs", "time", "interval"):
+        assert k in d, k
+' "$dir/out" 2>"$dir/err" || good=0
+fi
+if [ "$good" -eq 1 ]; then
+	ok "stats --interval --json prints one JSON object a line"
+else
+	not_ok "stats --interval --json prints one JSON object a line" "rc=$rc"
+fi
+
 # ---- ls ----
 
 run ls --json
@@ -618,6 +656,9 @@ usage_error recover "$arena" --json || bad="$bad json-on-recover"
 usage_error info "$arena" -x || bad="$bad unknown-short-option"
 usage_error info "$arena" --json=yes || bad="$bad value-to-flag"
 usage_error info "$arena" --key || bad="$bad missing-value"
+usage_error stats "$arena" --count 2 || bad="$bad count-without-interval"
+usage_error stats "$arena" --interval 0 || bad="$bad zero-interval"
+usage_error stats "$arena" --interval 1 --count 0 || bad="$bad zero-count"
 usage_error info --key 0xZZ || bad="$bad bad-key"
 usage_error info --key 0x100000000 || bad="$bad key-too-big"
 usage_error info --id -3 || bad="$bad bad-id"
@@ -740,5 +781,5 @@ else
 	not_ok "the test leaves no segment behind" "left:$left"
 fi
 
-[ "$n" -eq 42 ] || echo "# ran $n tests, planned 42"
+[ "$n" -eq 44 ] || echo "# ran $n tests, planned 44"
 [ "$failed" -eq 0 ]

@@ -19,6 +19,8 @@
  *                                   of PATH and scribble over the block
  *                                   header of the second: damage that no
  *                                   dead process explains
+ *   tool_fixture churn PATH SECONDS allocate and free for SECONDS, so that
+ *                                   the figures move, and free what is left
  *
  * Exit status 0 on success, 1 with a message on failure.
  */
@@ -31,6 +33,7 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sma.h"
@@ -218,6 +221,44 @@ static int corrupt(const char *path)
 	return 0;
 }
 
+static int churn(const char *path, const char *secs)
+{
+	struct timespec t0, now;
+	unsigned long n = 0;
+	double limit = atof(secs);
+	sma_off_t keep[64] = { 0 };
+	sma_t *a;
+
+	a = sma_open(path, 0, 0, 0);
+	if (!a)
+		return die("open");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		unsigned i = (unsigned)(n % 64);
+
+		if (keep[i] != SMA_NULL && sma_free(a, keep[i]) < 0)
+			return die("free");
+		keep[i] = sma_alloc(a, 16 + (n * 37) % 3000);
+		if (keep[i] == SMA_NULL)
+			return die("alloc");
+		n++;
+		if (n % 256 == 0) {
+			/* Through the lock now and then, so that it counts. */
+			if (sma_flush(a) < 0)
+				return die("flush");
+			usleep(1000);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while ((double)(now.tv_sec - t0.tv_sec) +
+			 (double)(now.tv_nsec - t0.tv_nsec) / 1e9 < limit);
+	for (n = 0; n < 64; n++)
+		if (keep[n] != SMA_NULL && sma_free(a, keep[n]) < 0)
+			return die("free");
+	if (sma_close(a) < 0)
+		return die("close");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "fill") == 0)
@@ -232,7 +273,9 @@ int main(int argc, char **argv)
 		return alloc_n(argv[2], argv[3]);
 	if (argc == 3 && strcmp(argv[1], "corrupt") == 0)
 		return corrupt(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "churn") == 0)
+		return churn(argv[2], argv[3]);
 	fprintf(stderr, "usage: tool_fixture fill|hold|orphan|foreign|alloc|"
-			"corrupt PATH [FILE|N]\n");
+			"corrupt|churn PATH [FILE|N|SECONDS]\n");
 	return 2;
 }

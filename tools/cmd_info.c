@@ -523,6 +523,10 @@ int cmd_stats(const struct cmd *c, const struct opts *o)
 		free(h);
 		return EXIT_FAIL;
 	}
+	if (o->has_interval) {
+		r = stats_watch(c, o, a);
+		goto out;
+	}
 	if (hist_load(a, h) != 0)
 		walk_err = errno ? errno : EBADMSG;
 	if (o->json) {

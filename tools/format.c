@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <langinfo.h>
 #include <limits.h>
+#include <math.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,42 @@ int parse_size(const char *s, size_t *out)
 	if (shift && v > (SIZE_MAX >> shift))
 		goto fail;
 	*out = (size_t)(v << shift);
+	return 0;
+fail:
+	errno = EINVAL;
+	return -1;
+}
+
+int parse_seconds(const char *s, double *out)
+{
+	double v;
+	char *end;
+
+	if (!isdigit((unsigned char)*s) && *s != '.')
+		goto fail;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v <= 0 || v > 86400)
+		goto fail;
+	*out = v;
+	return 0;
+fail:
+	errno = EINVAL;
+	return -1;
+}
+
+int parse_count(const char *s, unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		goto fail;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v == 0)
+		goto fail;
+	*out = v;
 	return 0;
 fail:
 	errno = EINVAL;

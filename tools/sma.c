@@ -51,8 +51,11 @@ static const struct cmd cmds[] = {
 	  "the process slots and the processes attached.  The times and the "
 	  "last pid\n"
 	  "are read before the tool attaches, read-only.\n" },
-	{ "stats", cmd_stats, OPT_TARGET | OPT_JSON | OPT_ALL,
-	  "PATH|--key KEY|--id SHMID [--json] [--all]",
+	{ "stats", cmd_stats,
+	  OPT_TARGET | OPT_JSON | OPT_ALL | OPT_INTERVAL | OPT_COUNT,
+	  "PATH|--key KEY|--id SHMID [--json] [--all]\n"
+	  "       sma stats PATH|--key KEY|--id SHMID --interval SECONDS "
+	  "[--count N] [--json]",
 	  "figures, size classes and free extents by size",
 	  "Prints the figures of sma_stats, a table of the size classes "
 	  "(classes with\n"
@@ -60,7 +63,16 @@ static const struct cmd cmds[] = {
 	  "a histogram\n"
 	  "of the free extents by size, to tell \"out of memory while memory "
 	  "is free\"\n"
-	  "(fragmentation) at a glance.  Attaches read-only.\n" },
+	  "(fragmentation) at a glance.  Attaches read-only.\n\n"
+	  "With --interval, prints a header and then one line every SECONDS "
+	  "(0.5 is\n"
+	  "fine), like vmstat: used, free, largest free, live objects, "
+	  "allocations,\n"
+	  "frees and lock operations per second, and repairs.  The first "
+	  "line's rates\n"
+	  "are averages since the arena was created.  --count N stops after "
+	  "N lines;\n"
+	  "with --json each line is one JSON object.\n" },
 	{ "dump", cmd_dump, OPT_TARGET | OPT_JSON,
 	  "PATH|--key KEY|--id SHMID [--json]",
 	  "every object and free extent, in offset order",
@@ -340,7 +352,7 @@ sma_t *open_target(const struct cmd *c, const struct opts *o, int flags)
 /* getopt_long's codes of the options without a short form. */
 enum {
 	LO_KEY = 256, LO_ID, LO_SIZE, LO_MODE, LO_ALL, LO_ASCII, LO_SVG,
-	LO_ORPHANS, LO_FORCE,
+	LO_ORPHANS, LO_FORCE, LO_INTERVAL, LO_COUNT,
 };
 
 static const struct option longopts[] = {
@@ -354,6 +366,8 @@ static const struct option longopts[] = {
 	{ "svg", required_argument, NULL, LO_SVG },
 	{ "orphans", no_argument, NULL, LO_ORPHANS },
 	{ "force", no_argument, NULL, LO_FORCE },
+	{ "interval", required_argument, NULL, LO_INTERVAL },
+	{ "count", required_argument, NULL, LO_COUNT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -378,6 +392,8 @@ static unsigned opt_bit(int code)
 	case LO_SVG: return OPT_SVG;
 	case LO_ORPHANS: return OPT_ORPHANS;
 	case LO_FORCE: return OPT_FORCE;
+	case LO_INTERVAL: return OPT_INTERVAL;
+	case LO_COUNT: return OPT_COUNT;
 	default: return 0;
 	}
 }
@@ -457,6 +473,22 @@ static int set_opt(const struct cmd *c, struct opts *o, int code, const char *v)
 			return EXIT_FAIL;
 		}
 		o->svg = v;
+		break;
+	case LO_INTERVAL:
+		if (parse_seconds(v, &o->interval) < 0) {
+			fail(c, "bad interval '%s': expected seconds above 0 "
+				"and at most 86400, such as 1 or 0.5", v);
+			return EXIT_FAIL;
+		}
+		o->has_interval = 1;
+		break;
+	case LO_COUNT:
+		if (parse_count(v, &o->count) < 0) {
+			fail(c, "bad count '%s': expected a number of lines "
+				"from 1", v);
+			return EXIT_FAIL;
+		}
+		o->has_count = 1;
 		break;
 	case 'j': o->json = 1; break;
 	case LO_ALL: o->all = 1; break;
@@ -563,7 +595,8 @@ static int parse_args(const struct cmd *c, int argc, char **argv,
 	return ver ? PARSE_VERSION : PARSE_RUN;
 }
 
-/* Checks that the command was told which arena, exactly once. */
+/* Checks that the command was told which arena, exactly once, and that
+ * the options go together. */
 static int check_target(const struct cmd *c, const struct opts *o)
 {
 	int n = !!o->path + o->has_key + o->has_id;
@@ -584,6 +617,15 @@ static int check_target(const struct cmd *c, const struct opts *o)
 	}
 	if (n > 1) {
 		fail(c, "give only one of PATH, --key and --id");
+		return EXIT_FAIL;
+	}
+	if (o->has_count && !o->has_interval) {
+		fail(c, "--count goes with --interval");
+		return EXIT_FAIL;
+	}
+	if (o->has_interval && o->all) {
+		fail(c, "--all shows the size classes, which --interval does "
+			"not print");
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;

@@ -36,6 +36,8 @@ enum {
 	OPT_ORPHANS = 1 << 8,  /* --orphans */
 	OPT_FORCE = 1 << 9,    /* --force */
 	OPT_PATH = 1 << 10,    /* a PATH operand */
+	OPT_INTERVAL = 1 << 11, /* --interval SECONDS */
+	OPT_COUNT = 1 << 12,   /* --count N */
 	OPT_TARGET = OPT_PATH | OPT_KEY | OPT_ID,
 };
 
@@ -52,6 +54,10 @@ struct opts {
 	int has_mode;	   /* --mode given */
 	mode_t mode;	   /* permission bits */
 	const char *svg;   /* --svg FILE, "-" for standard output */
+	int has_interval;  /* --interval given */
+	double interval;   /* seconds between two lines, > 0 */
+	int has_count;	   /* --count given */
+	unsigned long count; /* lines to print, > 0 */
 };
 
 /* One command of the table in sma.c. */
@@ -125,6 +131,10 @@ int utf8_locale(void);
 
 /* "64M" -> 67108864 (K, M, G, T: powers of 1024; an optional B or iB). */
 int parse_size(const char *s, size_t *out);
+/* Seconds, a decimal number such as 1 or 0.5, above 0 and at most a day. */
+int parse_seconds(const char *s, double *out);
+/* A decimal number from 1 to ULONG_MAX. */
+int parse_count(const char *s, unsigned long *out);
 /* 0x-hex, or decimal signed or unsigned, within 32 bits. */
 int parse_key(const char *s, key_t *out);
 /* A non-negative decimal int. */
@@ -168,6 +178,11 @@ int cmd_check(const struct cmd *c, const struct opts *o);
 int cmd_recover(const struct cmd *c, const struct opts *o);
 int cmd_ls(const struct cmd *c, const struct opts *o);
 int cmd_rm(const struct cmd *c, const struct opts *o);
+
+/* ---- cmd_watch.c: sma stats --interval ---- */
+
+/* One line per interval, like vmstat; the arena a is open read-only. */
+int stats_watch(const struct cmd *c, const struct opts *o, sma_t *a);
 
 /* ---- walk.c: what sma_walk and sma_named_each give, gathered ---- */
 
