@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_tool.sh -- the sma command driven as a newcomer would: create, fill
 # (with tests/tool_fixture), info, stats (once and by interval), dump, map,
-# check, ls, recover, rm, the JSON outputs read back and
+# check, save and --image, ls, recover, rm, the JSON outputs read back and
 # compared with what was made, the width and character set of the output,
 # the command line (short and long options), and usage errors.  Prints TAP.
 #
@@ -105,7 +105,7 @@ narrow() {
 utf8=$(locale -a 2>/dev/null | grep -i -m 1 '^c\.utf-\{0,1\}8$')
 [ -n "$utf8" ] || utf8=$(locale -a 2>/dev/null | grep -i -m 1 'utf-\{0,1\}8$')
 
-echo "1..44"
+echo "1..48"
 
 arena="$dir/arena"
 echo "$arena" >>"$made"
@@ -512,6 +512,62 @@ else
 	not_ok "stats --interval --json prints one JSON object a line" "rc=$rc"
 fi
 
+# ---- save, and --image ----
+
+run save "$arena" "$dir/arena.img"
+s_rc=$rc
+cp "$dir/out" "$dir/save_out"
+"$SMA" dump "$arena" --json >"$dir/dump_arena.json" 2>"$dir/err"
+good=1
+for t in info stats dump map check; do
+	run "$t" --image "$dir/arena.img"
+	[ "$rc" -eq 0 ] || { good=0; echo "# $t --image: rc=$rc"; }
+done
+run dump --image "$dir/arena.img" --json
+sed -n '/"objects"/,/^  \]/p' "$dir/out" >"$dir/objs_image"
+sed -n '/"objects"/,/^  \]/p' "$dir/dump_arena.json" >"$dir/objs_arena"
+run check --image "$dir/arena.img" --json
+if [ "$s_rc" -eq 0 ] && grep -q '^saved .*consistent' "$dir/save_out" &&
+	[ "$(wc -c <"$dir/arena.img")" -eq "$size" ] && [ "$good" -eq 1 ] &&
+	[ -s "$dir/objs_image" ] && cmp -s "$dir/objs_image" "$dir/objs_arena" &&
+	json_true "$dir/out" 'd["ok"] is True'; then
+	ok "save writes an image of the segment; info, stats, dump, map and check read it with --image"
+else
+	not_ok "save writes an image of the segment; info, stats, dump, map and check read it with --image" \
+		"save rc=$s_rc size $(wc -c <"$dir/arena.img" 2>/dev/null)/$size"
+fi
+
+"$FIX" churn "$arena" 2 >/dev/null 2>&1 &
+churner=$!
+good=1
+for i in 1 2 3; do
+	run save "$arena" "$dir/busy.img"
+	[ "$rc" -eq 0 ] || { good=0; echo "# save $i while busy: rc=$rc"; }
+	run check --image "$dir/busy.img"
+	[ "$rc" -eq 0 ] || { good=0; echo "# check --image of busy save $i: rc=$rc"; }
+done
+wait "$churner"
+if [ "$good" -eq 1 ]; then
+	ok "save of an arena in use writes an image that checks clean"
+else
+	not_ok "save of an arena in use writes an image that checks clean"
+fi
+
+bad=""
+: >"$dir/notimage"
+usage_error info --image "$dir/notimage" || bad="$bad empty-file"
+usage_error check --image "$dir/no-such-image" || bad="$bad no-file"
+usage_error check --image "$dir" || bad="$bad directory"
+usage_error stats --image "$dir/arena.img" --interval 1 || bad="$bad interval"
+usage_error info --image "$dir/arena.img" "$arena" || bad="$bad image-and-path"
+usage_error recover --image "$dir/arena.img" || bad="$bad recover-image"
+usage_error save "$arena" || bad="$bad no-file-operand"
+if [ -z "$bad" ]; then
+	ok "--image and save refuse what they cannot do with exit 2 and one line"
+else
+	not_ok "--image and save refuse what they cannot do with exit 2 and one line" "bad:$bad"
+fi
+
 # ---- ls ----
 
 run ls --json
@@ -590,6 +646,15 @@ else
 		"check=$k_rc check --json=$kj_rc recover=$rc"
 fi
 
+run save "$broken" "$dir/broken.img"
+sv_rc=$rc
+run check --image "$dir/broken.img"
+if [ "$sv_rc" -eq 1 ] && [ -s "$dir/broken.img" ] && [ "$rc" -eq 1 ]; then
+	ok "save of a corrupted arena writes its image as it is and exits 1; check --image finds the problem"
+else
+	not_ok "save of a corrupted arena writes its image as it is and exits 1; check --image finds the problem" \
+		"save=$sv_rc check --image=$rc"
+fi
 "$SMA" rm --force "$broken" >/dev/null 2>&1
 
 # ---- one object: the singular ----
@@ -681,9 +746,9 @@ fi
 # Messages start in lower case, strerror's too ("no such file or
 # directory"), and a directory is said to be one.
 : >"$dir/caps"
-for t in "info $dir/no-such-file" \
+for t in "info $dir/no-such-file" "check --image $dir/no-such-file" \
 	"map $arena --svg $dir/no/such/dir/x.svg" "create $dir/no/such/dir/a --size 1M" \
-	"info $dir" "create $dir --size 1M"; do
+	"save $arena $dir/no/such/dir/img" "info $dir" "create $dir --size 1M"; do
 	# shellcheck disable=SC2086
 	run $t
 	grep -q '^sma: [a-z]*: .*: [A-Z][a-z]' "$dir/err" && echo "$t: $(cat "$dir/err")" >>"$dir/caps"
@@ -781,5 +846,5 @@ else
 	not_ok "the test leaves no segment behind" "left:$left"
 fi
 
-[ "$n" -eq 44 ] || echo "# ran $n tests, planned 44"
+[ "$n" -eq 48 ] || echo "# ran $n tests, planned 48"
 [ "$failed" -eq 0 ]

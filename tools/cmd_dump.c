@@ -120,6 +120,8 @@ int cmd_dump(const struct cmd *c, const struct opts *o)
 		json_obj(&j, NULL, 0);
 		if (o->path)
 			json_str(&j, "path", o->path);
+		if (o->image)
+			json_str(&j, "image", o->image);
 		json_i64(&j, "shmid", sma_shmid(a));
 		json_i64(&j, "key", sma_key(a));
 		json_str(&j, "key_hex", fmt_key(k, sma_key(a)));
@@ -216,10 +218,13 @@ static int count_dead(const struct sma_slot_info *s, void *arg)
 }
 
 /* Says what sma recover would do: dead slots, a dead lock holder. */
-static void check_notes(sma_t *a)
+static void check_notes(const struct opts *o, sma_t *a)
 {
 	struct sma_info in;
 	unsigned dead = 0;
+
+	if (o->image) /* nothing to recover in a copy */
+		return;
 
 	if (sma_slots_each(a, count_dead, &dead) == 0 && dead)
 		printf("note: %u %s held by dead threads: sma recover returns "
@@ -234,12 +239,14 @@ static void check_notes(sma_t *a)
 		       "it now)\n", in.semid);
 }
 
-/* "; key 0x..., shmid N", after the figures. */
-static const char *check_ids(sma_t *a)
+/* "; key 0x..., shmid N" after the figures, or nothing for an image. */
+static const char *check_ids(const struct opts *o, sma_t *a)
 {
 	static char buf[64];
 	char k[16];
 
+	if (o->image)
+		return "";
 	snprintf(buf, sizeof buf, "; key %s, shmid %d", fmt_key(k, sma_key(a)),
 		 sma_shmid(a));
 	return buf;
@@ -259,6 +266,8 @@ static void check_json(const struct opts *o, sma_t *a, int ok,
 	json_obj(&j, NULL, 0);
 	if (o->path)
 		json_str(&j, "path", o->path);
+	if (o->image)
+		json_str(&j, "image", o->image);
 	json_i64(&j, "shmid", sma_shmid(a));
 	json_i64(&j, "key", sma_key(a));
 	json_str(&j, "key_hex", fmt_key(k, sma_key(a)));
@@ -310,8 +319,8 @@ int cmd_check(const struct cmd *c, const struct opts *o)
 		if (sma_stats(a, &st) == 0)
 			printf("    %" PRIu64 " live %s, %s used%s\n", st.live,
 			       plural(st.live, "object", "objects"),
-			       fmt_size(b, st.used), check_ids(a));
-		check_notes(a);
+			       fmt_size(b, st.used), check_ids(o, a));
+		check_notes(o, a);
 		r = EXIT_OK;
 	} else {
 		if (cc.problems == 0)
@@ -319,8 +328,11 @@ int cmd_check(const struct cmd *c, const struct opts *o)
 			       "no problem)\n");
 		printf("%u %s found in %s\n    %s\n", cc.problems ? cc.problems : 1,
 		       plural(cc.problems ? cc.problems : 1, "problem",
-			      "problems"), target_name(o), check_ids(a) + 2);
-		check_notes(a);
+			      "problems"), target_name(o),
+		       o->image ? "an image: sma check on the arena tells whether "
+				  "it is still so"
+				: check_ids(o, a) + 2);
+		check_notes(o, a);
 		r = EXIT_PROBLEMS;
 	}
 	for (i = 0; i < cc.problems && cc.json; i++)

@@ -6,7 +6,8 @@
  * may be moving while other processes work.  The segment is stat'ed before
  * the tool attaches, so that the last attach time and pid shown are those
  * of the arena's users, not the tool's; nattch is shown less the tool's
- * own attachment.
+ * own attachment.  On an image (--image) only what the bytes say is
+ * shown: an image has no segment, so no ids, owner, times or processes.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -115,6 +116,8 @@ static void info_json(const struct opts *o, const struct sma_info *in,
 	size_t i;
 
 	json_open_arena(&j, o, in, st);
+	if (o->image)
+		json_str(&j, "image", o->image);
 	json_i64(&j, "semid", in->semid);
 	json_u64(&j, "layout_version", in->layout_version);
 	json_bool(&j, "destroyed", in->destroyed);
@@ -182,34 +185,45 @@ static void info_text(const struct opts *o, const struct sma_info *in,
 	size_t i;
 	unsigned dead = 0;
 
-	if (o->path)
+	if (o->image)
+		kv("image", "%s (a copy: no segment, ids, owner or times)",
+		   o->image);
+	else if (o->path)
 		kv("arena", "%s", o->path);
 	else if (in->key == IPC_PRIVATE)
 		kv("arena", "private (key IPC_PRIVATE: reached by its shmid)");
-	kv("key", "%s", fmt_key(b1, in->key));
-	kv("shmid", "%d", in->shmid);
-	if (in->sem_gone)
-		kv("semid", "%d, removed from outside (the next lock makes a "
-			    "new one)", in->semid);
-	else
-		kv("semid", "%d", in->semid);
+	if (!o->image) {
+		kv("key", "%s", fmt_key(b1, in->key));
+		kv("shmid", "%d", in->shmid);
+		if (in->sem_gone)
+			kv("semid", "%d, removed from outside (the next lock "
+				    "makes a new one)", in->semid);
+		else
+			kv("semid", "%d", in->semid);
+	}
 	if (in->sets_replaced)
 		kv("sets replaced", "%" PRIu32 " (made in place of sets removed "
 				    "from outside)", in->sets_replaced);
 	kv("layout version", "%" PRIu32, in->layout_version);
-	kv("state", "%s", in->destroyed
-		? "destroyed: gone when the last process detaches"
-		: "in service");
-	kv("permissions", "%s", fmt_mode(b1, in->mode));
-	kv("owner", "%s / %s", fmt_user(b1, in->uid), fmt_group(b2, in->gid));
-	kv("creator", "%s / %s, pid %d (%s)", fmt_user(b1, in->cuid),
-	   fmt_group(b2, in->cgid), (int)in->cpid,
-	   pid_alive(in->cpid) ? "running" : "exited");
+	if (!o->image) {
+		kv("state", "%s", in->destroyed
+			? "destroyed: gone when the last process detaches"
+			: "in service");
+		kv("permissions", "%s", fmt_mode(b1, in->mode));
+		kv("owner", "%s / %s", fmt_user(b1, in->uid),
+		   fmt_group(b2, in->gid));
+		kv("creator", "%s / %s, pid %d (%s)", fmt_user(b1, in->cuid),
+		   fmt_group(b2, in->cgid), (int)in->cpid,
+		   pid_alive(in->cpid) ? "running" : "exited");
+	}
 	kv("created", "%s", fmt_time(b3, in->created));
-	kv("last attach", "%s", fmt_time(b3, in->atime));
-	kv("last detach", "%s", fmt_time(b3, in->dtime));
-	kv("last change", "%s", fmt_time(b3, in->ctime));
-	kv("last pid", "%d (of the last attach or detach)", (int)in->lpid);
+	if (!o->image) {
+		kv("last attach", "%s", fmt_time(b3, in->atime));
+		kv("last detach", "%s", fmt_time(b3, in->dtime));
+		kv("last change", "%s", fmt_time(b3, in->ctime));
+		kv("last pid", "%d (of the last attach or detach)",
+		   (int)in->lpid);
+	}
 	if (in->path_ino)
 		kv("path identity", "device %" PRIu64 ", inode %" PRIu64,
 		   in->path_dev, in->path_ino);
@@ -225,11 +239,16 @@ static void info_text(const struct opts *o, const struct sma_info *in,
 	kv("largest free", "%s (the largest object one allocation can get "
 			   "now)", fmt_size(b1, st->largest_free));
 	kv("allocs, frees", "%" PRIu64 ", %" PRIu64, st->allocs, st->frees);
-	kv("attached", "%" PRIu32 " (this tool not counted%s)",
-	   others(in->nattch),
-	   others(in->nattch) ? "; the figures may be moving" : "");
+	if (!o->image)
+		kv("attached", "%" PRIu32 " (this tool not counted%s)",
+		   others(in->nattch),
+		   others(in->nattch) ? "; the figures may be moving" : "");
 	if (in->lock_holder == 0)
 		kv("lock", "free");
+	else if (o->image)
+		kv("lock", "held by pid %d when the image was made%s",
+		   (int)in->lock_holder,
+		   in->lock_in_op ? ", inside an operation" : "");
 	else if (pid_alive(in->lock_holder))
 		kv("lock", "held by pid %d%s", (int)in->lock_holder,
 		   in->lock_in_op ? ", inside an operation" : "");
@@ -264,6 +283,8 @@ static void info_text(const struct opts *o, const struct sma_info *in,
 			       "returns what they hold\n",
 			       dead, dead == 1 ? "" : "s");
 	}
+	if (o->image)
+		return;
 	printf("\nprocesses attached (those whose maps this user may read)\n");
 	if (np <= 0) {
 		printf("  none\n");
@@ -285,7 +306,7 @@ int cmd_info(const struct cmd *c, const struct opts *o)
 	sma_t *a;
 
 	/* Before attaching: the times and the last pid are the users'. */
-	have_ds = pre_stat(o, &ds, &shmid) == 0;
+	have_ds = !o->image && pre_stat(o, &ds, &shmid) == 0;
 	a = open_target(c, o, SMA_RDONLY);
 	if (!a)
 		return EXIT_FAIL;
@@ -309,7 +330,7 @@ int cmd_info(const struct cmd *c, const struct opts *o)
 		     errstr(errno ? errno : ENOMEM));
 		goto out;
 	}
-	np = procs_attached(in.shmid, &pv);
+	np = o->image ? 0 : procs_attached(in.shmid, &pv);
 	if (np > 0)
 		qsort(pv, (size_t)np, sizeof *pv, proc_cmp);
 	if (o->json)
@@ -487,9 +508,10 @@ static void stats_text(const struct opts *o, const struct sma_info *in,
 	   st->free ? 100.0 - percent(st->largest_free, st->free) : 0.0);
 	kv("allocs", "%" PRIu64, st->allocs);
 	kv("frees", "%" PRIu64, st->frees);
-	kv("attached", "%" PRIu32 " (this tool not counted%s)",
-	   others(st->nattch),
-	   others(st->nattch) ? "; the figures may be moving" : "");
+	if (!o->image)
+		kv("attached", "%" PRIu32 " (this tool not counted%s)",
+		   others(st->nattch),
+		   others(st->nattch) ? "; the figures may be moving" : "");
 
 	printf("\nsize classes\n");
 	hidden = stats_classes(o, in, a);

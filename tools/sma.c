@@ -2,7 +2,7 @@
  * sma.c -- the sma command: the table of commands, the command line, and
  * naming and opening the arena a command works on.
  *
- *   sma COMMAND [PATH | --key KEY | --id SHMID] [OPTIONS]
+ *   sma COMMAND [PATH | --key KEY | --id SHMID | --image FILE] [OPTIONS]
  *
  * The command line is read by getopt_long: options may come before or after
  * the operands, as "--opt VALUE" or "--opt=VALUE" (or a unique prefix of
@@ -30,6 +30,10 @@
 	"unsigned)\n"                                                        \
 	"or by --id SHMID.\n"
 
+#define IMAGE_HELP                                                           \
+	"--image FILE reads an image that sma save wrote instead of an "     \
+	"arena.\n"
+
 static const struct cmd cmds[] = {
 	{ "create", cmd_create, OPT_PATH | OPT_KEY | OPT_SIZE | OPT_MODE,
 	  "PATH|--key KEY --size SIZE [--mode MODE]",
@@ -41,8 +45,8 @@ static const struct cmd cmds[] = {
 	  "it does not exist.  Fails if a segment with that key exists.  "
 	  "--key 0 makes\n"
 	  "a private arena and prints its shmid.\n" },
-	{ "info", cmd_info, OPT_TARGET | OPT_JSON,
-	  "PATH|--key KEY|--id SHMID [--json]",
+	{ "info", cmd_info, OPT_TARGET | OPT_IMAGE | OPT_JSON,
+	  "PATH|--key KEY|--id SHMID|--image FILE [--json]",
 	  "identity, permissions, times, figures, lock and processes",
 	  "Prints what ipcs -m -i shows of the segment, and what only the "
 	  "arena knows:\n"
@@ -52,8 +56,8 @@ static const struct cmd cmds[] = {
 	  "last pid\n"
 	  "are read before the tool attaches, read-only.\n" },
 	{ "stats", cmd_stats,
-	  OPT_TARGET | OPT_JSON | OPT_ALL | OPT_INTERVAL | OPT_COUNT,
-	  "PATH|--key KEY|--id SHMID [--json] [--all]\n"
+	  OPT_TARGET | OPT_IMAGE | OPT_JSON | OPT_ALL | OPT_INTERVAL | OPT_COUNT,
+	  "PATH|--key KEY|--id SHMID|--image FILE [--json] [--all]\n"
 	  "       sma stats PATH|--key KEY|--id SHMID --interval SECONDS "
 	  "[--count N] [--json]",
 	  "figures, size classes and free extents by size",
@@ -73,15 +77,15 @@ static const struct cmd cmds[] = {
 	  "are averages since the arena was created.  --count N stops after "
 	  "N lines;\n"
 	  "with --json each line is one JSON object.\n" },
-	{ "dump", cmd_dump, OPT_TARGET | OPT_JSON,
-	  "PATH|--key KEY|--id SHMID [--json]",
+	{ "dump", cmd_dump, OPT_TARGET | OPT_IMAGE | OPT_JSON,
+	  "PATH|--key KEY|--id SHMID|--image FILE [--json]",
 	  "every object and free extent, in offset order",
 	  "Lists every live object and every free extent in offset order: "
 	  "offset,\n"
 	  "size, state (used or free) and the name of named objects.  "
 	  "Attaches read-only.\n" },
-	{ "map", cmd_map, OPT_TARGET | OPT_ASCII | OPT_SVG,
-	  "PATH|--key KEY|--id SHMID [--ascii] [--svg FILE]",
+	{ "map", cmd_map, OPT_TARGET | OPT_IMAGE | OPT_ASCII | OPT_SVG,
+	  "PATH|--key KEY|--id SHMID|--image FILE [--ascii] [--svg FILE]",
 	  "a picture of the arena, shaded by how full each part is",
 	  "Draws the segment as rows of 64 cells, each cell a block of the "
 	  "segment\n"
@@ -93,8 +97,8 @@ static const struct cmd cmds[] = {
 	  "an SVG\n"
 	  "image instead (FILE - for standard output).  Attaches "
 	  "read-only.\n" },
-	{ "check", cmd_check, OPT_TARGET | OPT_JSON,
-	  "PATH|--key KEY|--id SHMID [--json]",
+	{ "check", cmd_check, OPT_TARGET | OPT_IMAGE | OPT_JSON,
+	  "PATH|--key KEY|--id SHMID|--image FILE [--json]",
 	  "verify every invariant; exit 1 on a problem",
 	  "Runs the library's checker and prints each problem found on a "
 	  "line of its\n"
@@ -114,6 +118,19 @@ static const struct cmd cmds[] = {
 	  "still inconsistent afterwards (sma check lists what is wrong).  "
 	  "Attaches\n"
 	  "read-write.\n" },
+	{ "save", cmd_save, OPT_TARGET | OPT_FILE, "PATH|--key KEY|--id SHMID FILE",
+	  "write an image of the segment to a file",
+	  "Writes the bytes of the segment to FILE (- for standard output), "
+	  "as\n"
+	  "sma_open_image reads them: a copy that info, stats, dump, map and "
+	  "check read\n"
+	  "with --image FILE.  Attaches read-only and takes no lock; a copy "
+	  "that an\n"
+	  "arena in use changed while it was made is taken again until it "
+	  "checks\n"
+	  "clean.  The copy of an inconsistent arena is written as it is, "
+	  "with exit\n"
+	  "status 1.\n" },
 	{ "ls", cmd_ls, OPT_JSON, "[--json]",
 	  "list the arenas and orphaned semaphore sets on this machine",
 	  "Lists every sma arena on this machine the caller may read, and "
@@ -175,6 +192,8 @@ static void usage_cmd(const struct cmd *c)
 	printf("usage: sma %s %s\n\n%s", c->name, c->synopsis, c->help);
 	if (c->allowed & OPT_PATH)
 		printf("\n" TARGET_HELP);
+	if (c->allowed & OPT_IMAGE)
+		printf(IMAGE_HELP);
 	if (c->allowed & OPT_JSON)
 		printf("-j, --json prints the same as JSON.\n");
 }
@@ -189,7 +208,9 @@ const char *target_name(const struct opts *o)
 	static char buf[4200];
 	char k[16];
 
-	if (o->path)
+	if (o->image)
+		snprintf(buf, sizeof buf, "image %s", o->image);
+	else if (o->path)
 		snprintf(buf, sizeof buf, "%s", o->path);
 	else if (o->has_key)
 		snprintf(buf, sizeof buf, "key %s", fmt_key(k, o->key));
@@ -204,7 +225,9 @@ const char *arena_label(const struct opts *o, key_t key)
 {
 	static char buf[4200];
 
-	if (o->path)
+	if (o->image)
+		snprintf(buf, sizeof buf, "image %s", o->image);
+	else if (o->path)
 		snprintf(buf, sizeof buf, "arena %s", o->path);
 	else
 		snprintf(buf, sizeof buf, "%s", key == IPC_PRIVATE
@@ -217,9 +240,12 @@ const char *arena_heading(const struct opts *o, sma_t *a)
 	static char buf[4300];
 	char k[16];
 
-	snprintf(buf, sizeof buf, "%s  key %s  shmid %d",
-		 arena_label(o, sma_key(a)), fmt_key(k, sma_key(a)),
-		 sma_shmid(a));
+	if (o->image)
+		snprintf(buf, sizeof buf, "image %s", o->image);
+	else
+		snprintf(buf, sizeof buf, "%s  key %s  shmid %d",
+			 arena_label(o, sma_key(a)), fmt_key(k, sma_key(a)),
+			 sma_shmid(a));
 	return buf;
 }
 
@@ -252,6 +278,10 @@ int target_shmid(const struct opts *o)
 {
 	key_t key;
 
+	if (o->image) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (o->has_id)
 		return o->id;
 	if (target_key(o, &key) < 0)
@@ -320,6 +350,20 @@ sma_t *open_target(const struct cmd *c, const struct opts *o, int flags)
 	key_t key = 0;
 	int err;
 
+	if (o->image) {
+		a = image_open(o->image);
+		if (a)
+			return a;
+		err = errno;
+		if (err == EPROTO)
+			fail(c, "%s: not an image of an sma arena this build "
+				"can read", o->image);
+		else if (err == EISDIR)
+			fail(c, "%s: a directory, not an image", o->image);
+		else
+			fail(c, "%s: %s", o->image, errstr(err));
+		return NULL;
+	}
 	if (o->path) {
 		if (target_key(o, &key) < 0) {
 			fail(c, "%s: %s", o->path, errstr(errno));
@@ -352,7 +396,7 @@ sma_t *open_target(const struct cmd *c, const struct opts *o, int flags)
 /* getopt_long's codes of the options without a short form. */
 enum {
 	LO_KEY = 256, LO_ID, LO_SIZE, LO_MODE, LO_ALL, LO_ASCII, LO_SVG,
-	LO_ORPHANS, LO_FORCE, LO_INTERVAL, LO_COUNT,
+	LO_ORPHANS, LO_FORCE, LO_IMAGE, LO_INTERVAL, LO_COUNT,
 };
 
 static const struct option longopts[] = {
@@ -366,6 +410,7 @@ static const struct option longopts[] = {
 	{ "svg", required_argument, NULL, LO_SVG },
 	{ "orphans", no_argument, NULL, LO_ORPHANS },
 	{ "force", no_argument, NULL, LO_FORCE },
+	{ "image", required_argument, NULL, LO_IMAGE },
 	{ "interval", required_argument, NULL, LO_INTERVAL },
 	{ "count", required_argument, NULL, LO_COUNT },
 	{ "help", no_argument, NULL, 'h' },
@@ -392,6 +437,7 @@ static unsigned opt_bit(int code)
 	case LO_SVG: return OPT_SVG;
 	case LO_ORPHANS: return OPT_ORPHANS;
 	case LO_FORCE: return OPT_FORCE;
+	case LO_IMAGE: return OPT_IMAGE;
 	case LO_INTERVAL: return OPT_INTERVAL;
 	case LO_COUNT: return OPT_COUNT;
 	default: return 0;
@@ -474,6 +520,17 @@ static int set_opt(const struct cmd *c, struct opts *o, int code, const char *v)
 		}
 		o->svg = v;
 		break;
+	case LO_IMAGE:
+		if (o->image) {
+			fail(c, "--image given twice");
+			return EXIT_FAIL;
+		}
+		if (!*v) {
+			fail(c, "--image needs a file name");
+			return EXIT_FAIL;
+		}
+		o->image = v;
+		break;
 	case LO_INTERVAL:
 		if (parse_seconds(v, &o->interval) < 0) {
 			fail(c, "bad interval '%s': expected seconds above 0 "
@@ -499,7 +556,7 @@ static int set_opt(const struct cmd *c, struct opts *o, int code, const char *v)
 	return EXIT_OK;
 }
 
-/* Takes one operand: the arena's PATH. */
+/* Takes one operand: the arena's PATH, then (sma save) the FILE. */
 static int set_operand(const struct cmd *c, struct opts *o, const char *s)
 {
 	if (!(c->allowed & OPT_PATH)) {
@@ -507,11 +564,16 @@ static int set_operand(const struct cmd *c, struct opts *o, const char *s)
 		return EXIT_FAIL;
 	}
 	if (!*s) {
-		fail(c, "empty path");
+		fail(c, o->path || !(c->allowed & OPT_FILE) ? "empty path"
+							    : "empty path or file name");
 		return EXIT_FAIL;
 	}
 	if (!o->path) {
 		o->path = s;
+		return EXIT_OK;
+	}
+	if ((c->allowed & OPT_FILE) && !o->file) {
+		o->file = s;
 		return EXIT_OK;
 	}
 	fail(c, "unexpected operand '%s' (one arena at a time)", s);
@@ -597,10 +659,18 @@ static int parse_args(const struct cmd *c, int argc, char **argv,
 
 /* Checks that the command was told which arena, exactly once, and that
  * the options go together. */
-static int check_target(const struct cmd *c, const struct opts *o)
+static int check_target(const struct cmd *c, struct opts *o)
 {
-	int n = !!o->path + o->has_key + o->has_id;
+	int n;
 
+	/* sma save --key KEY FILE, --id SHMID FILE: the one operand is the
+	 * file. */
+	if ((c->allowed & OPT_FILE) && o->path && !o->file &&
+	    (o->has_key || o->has_id)) {
+		o->file = o->path;
+		o->path = NULL;
+	}
+	n = !!o->path + o->has_key + o->has_id + !!o->image;
 	if (!(c->allowed & OPT_PATH))
 		return EXIT_OK;
 	if (c->allowed & OPT_ORPHANS && o->orphans) {
@@ -611,16 +681,27 @@ static int check_target(const struct cmd *c, const struct opts *o)
 		return EXIT_OK;
 	}
 	if (n == 0) {
-		fail(c, "which arena? give PATH, --key KEY or --id SHMID "
-			"(try sma %s --help)", c->name);
+		fail(c, "which arena? give PATH, --key KEY or --id SHMID%s "
+			"(try sma %s --help)",
+		     c->allowed & OPT_IMAGE ? " (or --image FILE)" : "", c->name);
 		return EXIT_FAIL;
 	}
 	if (n > 1) {
-		fail(c, "give only one of PATH, --key and --id");
+		fail(c, "give only one of PATH, --key%s",
+		     c->allowed & OPT_IMAGE ? ", --id and --image" : " and --id");
+		return EXIT_FAIL;
+	}
+	if ((c->allowed & OPT_FILE) && !o->file) {
+		fail(c, "which file? give it after the arena: sma %s %s",
+		     c->name, c->synopsis);
 		return EXIT_FAIL;
 	}
 	if (o->has_count && !o->has_interval) {
 		fail(c, "--count goes with --interval");
+		return EXIT_FAIL;
+	}
+	if (o->has_interval && o->image) {
+		fail(c, "an image does not change: --interval needs an arena");
 		return EXIT_FAIL;
 	}
 	if (o->has_interval && o->all) {

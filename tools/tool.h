@@ -36,8 +36,10 @@ enum {
 	OPT_ORPHANS = 1 << 8,  /* --orphans */
 	OPT_FORCE = 1 << 9,    /* --force */
 	OPT_PATH = 1 << 10,    /* a PATH operand */
-	OPT_INTERVAL = 1 << 11, /* --interval SECONDS */
-	OPT_COUNT = 1 << 12,   /* --count N */
+	OPT_IMAGE = 1 << 11,   /* --image FILE, instead of an arena */
+	OPT_INTERVAL = 1 << 12, /* --interval SECONDS */
+	OPT_COUNT = 1 << 13,   /* --count N */
+	OPT_FILE = 1 << 14,    /* a FILE operand after the arena */
 	OPT_TARGET = OPT_PATH | OPT_KEY | OPT_ID,
 };
 
@@ -54,6 +56,8 @@ struct opts {
 	int has_mode;	   /* --mode given */
 	mode_t mode;	   /* permission bits */
 	const char *svg;   /* --svg FILE, "-" for standard output */
+	const char *image; /* --image FILE: a saved image, not an arena */
+	const char *file;  /* the FILE operand (sma save) */
 	int has_interval;  /* --interval given */
 	double interval;   /* seconds between two lines, > 0 */
 	int has_count;	   /* --count given */
@@ -79,9 +83,11 @@ void fail(const struct cmd *c, const char *fmt, ...)
 /* Describes the arena o names, as "PATH", "key 0x..." or "shmid N". */
 const char *target_name(const struct opts *o);
 
-/* "arena PATH", "private arena" or "arena", to head an output. */
+/* "arena PATH", "private arena" or "arena", to head an output; "image
+ * FILE" for --image. */
 const char *arena_label(const struct opts *o, key_t key);
-/* The first line of an output: "arena PATH  key 0x...  shmid N". */
+/* The first line of an output: "arena PATH  key 0x...  shmid N", or
+ * "image FILE" (an image has neither key nor shmid). */
 const char *arena_heading(const struct opts *o, sma_t *a);
 
 /* The key of the arena o names by PATH or --key; -1 with errno if the
@@ -91,8 +97,9 @@ int target_key(const struct opts *o, key_t *key);
 /* The segment id of the arena o names, without attaching; -1 with errno. */
 int target_shmid(const struct opts *o);
 
-/* Opens the arena o names with flags (SMA_RDONLY, ...); on failure prints
- * why and returns NULL. */
+/* Opens the arena o names with flags (SMA_RDONLY, ...), or the image of
+ * --image (read-only whatever flags say); on failure prints why and returns
+ * NULL. */
 sma_t *open_target(const struct cmd *c, const struct opts *o, int flags);
 /* Opens the target read-only and reads its figures (in may be NULL);
  * NULL, with the message given, when either fails. */
@@ -172,6 +179,7 @@ void json_finish(struct json *j); /* the final newline */
 int cmd_create(const struct cmd *c, const struct opts *o);
 int cmd_info(const struct cmd *c, const struct opts *o);
 int cmd_stats(const struct cmd *c, const struct opts *o);
+int cmd_save(const struct cmd *c, const struct opts *o);
 int cmd_dump(const struct cmd *c, const struct opts *o);
 int cmd_map(const struct cmd *c, const struct opts *o);
 int cmd_check(const struct cmd *c, const struct opts *o);
@@ -183,6 +191,11 @@ int cmd_rm(const struct cmd *c, const struct opts *o);
 
 /* One line per interval, like vmstat; the arena a is open read-only. */
 int stats_watch(const struct cmd *c, const struct opts *o, sma_t *a);
+
+/* ---- cmd_save.c: images of a segment ---- */
+
+/* Opens the image in file (sma_open_image); NULL with errno. */
+sma_t *image_open(const char *file);
 
 /* ---- walk.c: what sma_walk and sma_named_each give, gathered ---- */
 
