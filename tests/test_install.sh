@@ -73,10 +73,12 @@ if (cd "$build" && "$src/configure" -q --prefix="$prefix" \
 	ls "$prefix"/lib*/libsma.so.0 >/dev/null 2>&1 &&
 	ls "$prefix"/lib*/libsma.a >/dev/null 2>&1 &&
 	ls "$prefix"/lib*/pkgconfig/sma.pc >/dev/null 2>&1 &&
-	[ -f "$prefix/share/man/man3/sma.3" ]; then
-	ok "configure --prefix and make install put the header, the libraries, sma.pc, the tool and the man pages under the prefix"
+	[ -f "$prefix/share/man/man3/sma.3" ] && [ -f "$prefix/share/man/man3/sma_alloc.3" ] &&
+	[ -f "$prefix/share/bash-completion/completions/sma" ]; then
+	ok "configure --prefix and make install put the header, the libraries, sma.pc, the tool, the man pages and the bash completion under the prefix"
 else
-	not_ok "configure --prefix and make install put the header, the libraries, sma.pc, the tool and the man pages under the prefix"
+	not_ok "configure --prefix and make install put the header, the libraries, sma.pc, the tool, the man pages and the bash completion under the prefix" \
+		"$(cd "$prefix" 2>/dev/null && find . -type f | sort | tr '\n' ' ')"
 	skip_rest "nothing was installed"
 fi
 libdir=$(dirname "$(ls "$prefix"/lib*/libsma.so.0 | head -n 1)")
