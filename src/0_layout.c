@@ -65,6 +65,41 @@ int sma__segs_attach_all(struct sma *a)
 	return ok ? 0 : -1;
 }
 
+int sma__seg_heap_slow(const struct sma *a, uint64_t off, uint64_t *lo, uint64_t *hi)
+{
+	const struct sma_header *h = a->h;
+	unsigned k = seg_index(off);
+	if (k >= atomic_load_explicit(&h->nsegs, memory_order_acquire) || !seg_ok(a, k))
+		return 0;
+	*lo = h->segs[k].heap_off;
+	*hi = h->segs[k].heap_end;
+	return seg_index(*lo) == k && *lo < *hi && seg_index(*hi) == k;
+}
+
+/* slab_of() for an offset in an added segment. */
+struct slab *sma__slab_of_slow(const struct sma *a, uint64_t off, unsigned *idx)
+{
+	uint64_t lo, hi;
+	if (!seg_heap(a, off, &lo, &hi) || off < lo || off >= hi)
+		return NULL;
+	uint32_t e = pm_load(a, off >> PAGE_SHIFT);
+	if (!(e & PM_SLAB))
+		return NULL;
+	uint64_t p = seg_start(off) | (uint64_t)(e & PM_VAL) << PAGE_SHIFT;
+	if (p < lo + BLOCK_HDR || p + SLAB_SIZE > hi || off < p + SLAB_HDR)
+		return NULL;
+	struct slab *s = (struct slab *)at(a, p);
+	unsigned cls = LOAD(s->cls);
+	if (cls >= NSMALL || LOAD(s->magic) != (SLAB_MAGIC | cls) || LOAD(s->nobj) != slab_nobj[cls])
+		return NULL;
+	uint64_t d = off - p - SLAB_HDR;
+	unsigned i = slab_index(cls, d);
+	if ((uint64_t)i * class_size[cls] != d || i >= slab_nobj[cls])
+		return NULL;
+	*idx = i;
+	return s;
+}
+
 uint64_t sma__off_slow(const struct sma *a, const void *p)
 {
 	const char *c = p;

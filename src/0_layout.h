@@ -559,20 +559,15 @@ static inline uint64_t max_blocks(const struct sma *a)
 
 /* The heap of off's segment: [*lo, *hi) with the sentinel at *hi; 0 when
  * off's segment is not one this handle can reach. */
+HIDDEN int sma__seg_heap_slow(const struct sma *a, uint64_t off, uint64_t *lo, uint64_t *hi);
 static inline int seg_heap(const struct sma *a, uint64_t off, uint64_t *lo, uint64_t *hi)
 {
-	const struct sma_header *h = a->h;
-	unsigned k = seg_index(off);
-	if (LIKELY(k == 0)) {
-		*lo = h->heap_off;
-		*hi = h->heap_end;
+	if (LIKELY(off <= OFF_MASK)) {
+		*lo = a->h->heap_off;
+		*hi = a->h->heap_end;
 		return 1;
 	}
-	if (k >= atomic_load_explicit(&h->nsegs, memory_order_acquire) || !seg_ok(a, k))
-		return 0;
-	*lo = h->segs[k].heap_off;
-	*hi = h->segs[k].heap_end;
-	return seg_index(*lo) == k && *lo < *hi && seg_index(*hi) == k;
+	return sma__seg_heap_slow(a, off, lo, hi);
 }
 
 /* Segments published (at least 1, at most MAX_SEGS whatever the header
@@ -604,7 +599,7 @@ static inline _Atomic uint32_t *pm_word(const struct sma *a, uint64_t pg)
 {
 	unsigned k = (unsigned)(pg >> PG_SEG_SHIFT);
 	if (LIKELY(k == 0))
-		return (_Atomic uint32_t *)at(a, a->h->pmap_off) + pg;
+		return (_Atomic uint32_t *)(a->base + a->h->pmap_off) + pg;
 	return (_Atomic uint32_t *)at(a, a->h->segs[k % MAX_SEGS].pmap_off) + (pg & ((1ull << PG_SEG_SHIFT) - 1));
 }
 static inline uint32_t pm_load(const struct sma *a, uint64_t pg)
@@ -710,21 +705,28 @@ static inline unsigned slab_index(unsigned cls, uint64_t d)
 	return (unsigned)((d * slab_inv[cls]) >> 32);
 }
 
+HIDDEN struct slab *sma__slab_of_slow(const struct sma *a, uint64_t off, unsigned *idx);
+
 /* The slab holding the object at off, with its index, or NULL if off is
  * not the start of an object slot of a valid slab.  Reads only what it
- * has bounds-checked; takes no lock. */
-static inline struct slab *slab_of(const struct sma *a, uint64_t off, unsigned *idx)
+ * has bounds-checked; takes no lock.  The first segment inline, the others
+ * out of line (0_layout.c). */
+static inline __attribute__((always_inline)) struct slab *slab_of(const struct sma *a, uint64_t off,
+								  unsigned *idx)
 {
-	uint64_t lo, hi;
-	if (!seg_heap(a, off, &lo, &hi) || off < lo || off >= hi)
+	if (UNLIKELY(off > OFF_MASK))
+		return sma__slab_of_slow(a, off, idx);
+	const struct sma_header *h = a->h;
+	if (off >= h->heap_end || off < h->heap_off)
 		return NULL;
-	uint32_t e = pm_load(a, off >> PAGE_SHIFT);
+	uint32_t e = atomic_load_explicit((_Atomic uint32_t *)(a->base + h->pmap_off) + (off >> PAGE_SHIFT),
+					  memory_order_acquire);
 	if (!(e & PM_SLAB))
 		return NULL;
-	uint64_t p = seg_start(off) | (uint64_t)(e & PM_VAL) << PAGE_SHIFT;
-	if (p < lo + BLOCK_HDR || p + SLAB_SIZE > hi || off < p + SLAB_HDR)
+	uint64_t p = (uint64_t)(e & PM_VAL) << PAGE_SHIFT;
+	if (p < h->heap_off + BLOCK_HDR || p + SLAB_SIZE > h->heap_end || off < p + SLAB_HDR)
 		return NULL;
-	struct slab *s = (struct slab *)at(a, p);
+	struct slab *s = (struct slab *)(a->base + p);
 	unsigned cls = LOAD(s->cls);
 	if (cls >= NSMALL || LOAD(s->magic) != (SLAB_MAGIC | cls) || LOAD(s->nobj) != slab_nobj[cls])
 		return NULL;

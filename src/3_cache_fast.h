@@ -23,9 +23,10 @@ static inline struct tref *sma__tref_take(struct sma *a)
 static inline void set_live(struct sma *a, uint64_t off, unsigned cls)
 {
 	if (cls < NSMALL) {
-		uint64_t p = seg_start(off) | (uint64_t)(pm_load(a, off >> PAGE_SHIFT) & PM_VAL) << PAGE_SHIFT;
-		struct slab *s = (struct slab *)at(a, p);
-		unsigned idx = slab_index(cls, off - p - SLAB_HDR);
+		uint64_t p = (uint64_t)(pm_load(a, off >> PAGE_SHIFT) & PM_VAL) << PAGE_SHIFT;
+		struct slab *s = LIKELY(off <= OFF_MASK) ? (struct slab *)(a->base + p)
+							 : (struct slab *)at(a, seg_start(off) | p);
+		unsigned idx = slab_index(cls, (off & OFF_MASK) - p - SLAB_HDR);
 		atomic_fetch_or_explicit(&s->live[idx >> 6], 1ull << (idx & 63), memory_order_acq_rel);
 	} else {
 		atomic_fetch_or_explicit(bhdr(a, off - BLOCK_HDR), BF_LIVE, memory_order_acq_rel);

@@ -207,7 +207,7 @@ int sma_free(sma_t *a, sma_off_t off)
 		return 0;
 	if (!handle_writable(a))
 		return -1;
-	if (UNLIKELY((off & 15) || !in_heap(a, off, 0))) {
+	if (UNLIKELY((off & 15) || (off >= a->size && (off <= OFF_MASK || !in_heap(a, off, 0))))) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -306,13 +306,16 @@ size_t sma_usable_size(sma_t *a, sma_off_t off)
 	return usable;
 }
 
+static __attribute__((noinline)) void *ptr_slow(const sma_t *a, sma_off_t off)
+{
+	return a && off ? at_checked(a, off) : NULL;
+}
+
 void *sma_ptr(const sma_t *a, sma_off_t off)
 {
-	if (UNLIKELY(!off || !a))
-		return NULL;
-	if (LIKELY(off <= OFF_MASK))
+	if (LIKELY(a && off - 1 < OFF_MASK)) /* 0 < off <= OFF_MASK */
 		return a->base + off;
-	return at_checked(a, off);
+	return ptr_slow(a, off);
 }
 
 sma_off_t sma_off(const sma_t *a, const void *p)
