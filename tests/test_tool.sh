@@ -105,7 +105,7 @@ narrow() {
 utf8=$(locale -a 2>/dev/null | grep -i -m 1 '^c\.utf-\{0,1\}8$')
 [ -n "$utf8" ] || utf8=$(locale -a 2>/dev/null | grep -i -m 1 'utf-\{0,1\}8$')
 
-echo "1..48"
+echo "1..54"
 
 arena="$dir/arena"
 echo "$arena" >>"$made"
@@ -832,6 +832,62 @@ else
 	not_ok "rm --force does not claim to remove a set that was gone" "rc=$rc $(tr '\n' ' ' <"$dir/out")"
 fi
 
+# ---- an arena that grows ----
+
+garena="$dir/grow-arena"
+echo "$garena" >>"$made"
+run create "$garena" --size 1M --limit 32M
+c_rc=$rc
+run limit "$garena"
+if [ "$c_rc" -eq 0 ] && [ "$rc" -eq 0 ] && grep -q "limit 32 MiB" "$dir/out"; then
+	ok "create --limit makes an arena that may grow, and limit prints the limit"
+else
+	not_ok "create --limit makes an arena that may grow, and limit prints the limit" "create=$c_rc limit=$rc $(tr '\n' ' ' <"$dir/out")"
+fi
+run limit "$garena" 48M
+s_rc=$rc
+run limit "$garena"
+if [ "$s_rc" -eq 0 ] && grep -q "limit 48 MiB" "$dir/out" && usage_error limit "$garena" 12Q; then
+	ok "limit PATH SIZE sets the limit; a bad size is a usage error"
+else
+	not_ok "limit PATH SIZE sets the limit; a bad size is a usage error" "set=$s_rc"
+fi
+"$FIX" big "$garena" 3145728 >/dev/null 2>&1
+run info "$garena" --json
+cp "$dir/out" "$dir/ginfo.json"
+glimit=$(jnum "$dir/ginfo.json" limit)
+gsize=$(jnum "$dir/ginfo.json" size)
+gids=$(sed -n 's/.*"shmid": \([0-9]*\).*/\1/p' "$dir/ginfo.json" | sort -u)
+nseg=$(grep -c '"shmid": [0-9]*, "size"' "$dir/ginfo.json")
+if [ "$rc" -eq 0 ] && json_valid "$dir/ginfo.json" && [ "${glimit:-0}" -eq 50331648 ] &&
+	[ "${nseg:-0}" -ge 2 ] && [ "${gsize:-0}" -gt 1048576 ]; then
+	ok "info --json of a grown arena has its limit and every segment, and size counts them all"
+else
+	not_ok "info --json of a grown arena has its limit and every segment, and size counts them all" "limit=$glimit size=$gsize segments=$nseg"
+fi
+run info "$garena"
+if [ "$rc" -eq 0 ] && grep -q "^added segment" "$dir/out" && grep -q "^growth limit" "$dir/out"; then
+	ok "info lists the segments and the growth limit"
+else
+	not_ok "info lists the segments and the growth limit"
+fi
+run map "$garena" --ascii
+if [ "$rc" -eq 0 ] && grep -q "^segment 1 (added)" "$dir/out"; then
+	ok "map draws each segment"
+else
+	not_ok "map draws each segment" "rc=$rc"
+fi
+run rm "$garena"
+left=0
+for id in $gids; do
+	ipcs -m | awk -v id="$id" '$2 == id { f = 1 } END { exit !f }' && left=$((left + 1))
+done
+if [ "$rc" -eq 0 ] && [ -n "$gids" ] && [ "$left" -eq 0 ]; then
+	ok "rm removes every segment of a grown arena"
+else
+	not_ok "rm removes every segment of a grown arena" "rc=$rc left=$left ids=$(echo $gids)"
+fi
+
 # ---- nothing left behind ----
 
 # (The EXIT trap removes whatever an earlier failure left.)
@@ -846,5 +902,5 @@ else
 	not_ok "the test leaves no segment behind" "left:$left"
 fi
 
-[ "$n" -eq 48 ] || echo "# ran $n tests, planned 48"
+[ "$n" -eq 54 ] || echo "# ran $n tests, planned 54"
 [ "$failed" -eq 0 ]

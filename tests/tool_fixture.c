@@ -15,6 +15,8 @@
  *   tool_fixture foreign PATH       make a segment that is not an arena with
  *                                   the key of PATH; print its id
  *   tool_fixture alloc PATH N       allocate N objects of 100 bytes
+ *   tool_fixture big PATH BYTES     allocate one object of BYTES bytes (an
+ *                                   arena with a limit grows for it)
  *   tool_fixture corrupt PATH       allocate three large objects in the arena
  *                                   of PATH and scribble over the block
  *                                   header of the second: damage that no
@@ -199,6 +201,18 @@ static int alloc_n(const char *path, const char *count)
 	return 0;
 }
 
+static int big(const char *path, const char *bytes)
+{
+	sma_t *a = sma_open(path, 0, 0, 0);
+	if (!a)
+		return die("open");
+	if (sma_alloc(a, (size_t)atol(bytes)) == SMA_NULL)
+		return die("alloc");
+	if (sma_close(a) < 0)
+		return die("close");
+	return 0;
+}
+
 static int corrupt(const char *path)
 {
 	sma_off_t off[3];
@@ -271,11 +285,13 @@ int main(int argc, char **argv)
 		return foreign(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "alloc") == 0)
 		return alloc_n(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "big") == 0)
+		return big(argv[2], argv[3]);
 	if (argc == 3 && strcmp(argv[1], "corrupt") == 0)
 		return corrupt(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "churn") == 0)
 		return churn(argv[2], argv[3]);
 	fprintf(stderr, "usage: tool_fixture fill|hold|orphan|foreign|alloc|"
-			"corrupt|churn PATH [FILE|N|SECONDS]\n");
+			"big|corrupt|churn PATH [FILE|N|SECONDS]\n");
 	return 2;
 }

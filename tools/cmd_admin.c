@@ -81,13 +81,23 @@ int cmd_create(const struct cmd *c, const struct opts *o)
 		}
 		return EXIT_FAIL;
 	}
+	if (o->has_limit && sma_set_limit(a, o->limit) < 0) {
+		err = errno;
+		fail(c, "%s: setting the limit %s: %s", target_name(o),
+		     fmt_size(b1, o->limit), errstr(err));
+		sma_destroy(a);
+		return EXIT_FAIL;
+	}
 	if (sma_stats(a, &st) < 0)
 		memset(&st, 0, sizeof st);
 	printf("created %s: key %s, shmid %d, semid %d, size %s (heap %s), "
-	       "mode %04o\n",
+	       "mode %04o",
 	       arena_label(o, sma_key(a)), fmt_key(k, sma_key(a)),
 	       sma_shmid(a), sma_semid(a), fmt_size(b1, st.size),
 	       fmt_size(b2, st.heap_size), (unsigned)mode);
+	if (o->has_limit)
+		printf(", may grow to %s", fmt_size(b1, o->limit));
+	printf("\n");
 	if (sma_close(a) < 0) {
 		fail(c, "closing: %s", errstr(errno));
 		return EXIT_FAIL;
@@ -309,7 +319,8 @@ int cmd_ls(const struct cmd *c, const struct opts *o)
 /* Removes whatever segment and semaphore set the target names. */
 static int rm_force(const struct cmd *c, const struct opts *o)
 {
-	int shmid, semid = -1, ksem = -1, removed = 0;
+	int shmid, semid = -1, ksem = -1, removed = 0, nadded = 0;
+	int added[64];
 	struct shmid_ds ds;
 	char k[16];
 	key_t key = IPC_PRIVATE;
@@ -339,6 +350,10 @@ static int rm_force(const struct cmd *c, const struct opts *o)
 		a = sma_open_id(shmid, SMA_RDONLY);
 		if (a) {
 			semid = sma_semid(a);
+			/* and the segments it grew by */
+			for (unsigned i = 1; nadded < 64 &&
+			     sma_segment(a, i, &added[nadded], NULL) == 0; i++)
+				nadded++;
 			sma_close(a);
 		}
 	}
@@ -353,6 +368,16 @@ static int rm_force(const struct cmd *c, const struct opts *o)
 		printf("removed segment shmid %d (key %s)\n", shmid,
 		       fmt_key(k, key));
 		removed++;
+	}
+	for (int i = 0; i < nadded; i++) {
+		if (shmctl(added[i], IPC_RMID, NULL) == 0) {
+			printf("removed added segment shmid %d\n", added[i]);
+			removed++;
+		} else if (errno != EINVAL && errno != EIDRM) {
+			fail(c, "%s: removing added segment %d: %s",
+			     target_name(o), added[i], errstr(errno));
+			return EXIT_FAIL;
+		}
 	}
 	if (semid >= 0) {
 		if (semctl(semid, 0, IPC_RMID) == 0) {
@@ -425,5 +450,44 @@ int cmd_rm(const struct cmd *c, const struct opts *o)
 		       "they detach", others, others == 1 ? "" : "es",
 		       others == 1 ? "s" : "");
 	putchar('\n');
+	return EXIT_OK;
+}
+
+/* ---- limit ---- */
+
+int cmd_limit(const struct cmd *c, const struct opts *o)
+{
+	size_t limit = 0;
+	char b1[32], b2[32];
+	struct sma_stats st;
+	sma_t *a;
+
+	if (o->file && parse_size(o->file, &limit) < 0) {
+		fail(c, "bad limit '%s': expected a number with an optional K, "
+			"M, G or T suffix", o->file);
+		return EXIT_FAIL;
+	}
+	a = open_target(c, o, o->file ? 0 : SMA_RDONLY);
+	if (!a)
+		return EXIT_FAIL;
+	if (o->file && sma_set_limit(a, limit) < 0) {
+		fail(c, "%s: setting the limit %s: %s", target_name(o),
+		     fmt_size(b1, limit), errno == EINVAL
+		     ? "more than the library can address" : errstr(errno));
+		sma_close(a);
+		return EXIT_FAIL;
+	}
+	if (sma_stats(a, &st) < 0)
+		memset(&st, 0, sizeof st);
+	limit = sma_limit(a);
+	if (!limit)
+		printf("%s: no limit: it never grows (size %s)\n",
+		       target_name(o), fmt_size(b2, st.size));
+	else
+		printf("%s: limit %s (%zu bytes); size now %s%s\n",
+		       target_name(o), fmt_size(b1, limit), limit,
+		       fmt_size(b2, st.size),
+		       limit <= st.size ? ": it does not grow" : "");
+	sma_close(a);
 	return EXIT_OK;
 }

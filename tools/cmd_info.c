@@ -107,6 +107,20 @@ static void json_open_arena(struct json *j, const struct opts *o, const struct s
 	json_stats(j, st);
 }
 
+/* The arena's segments, the first first (sma_segment). */
+static struct {
+	int shmid;
+	size_t size;
+} segs[64];
+static unsigned nsegs;
+
+static void read_segments(sma_t *a)
+{
+	for (nsegs = 0; nsegs < 64 && sma_segment(a, nsegs, &segs[nsegs].shmid,
+						  &segs[nsegs].size) == 0;)
+		nsegs++;
+}
+
 static void info_json(const struct opts *o, const struct sma_info *in,
 		      const struct sma_stats *st, const struct slots *sl,
 		      const struct proc_ent *pv, int np)
@@ -143,6 +157,15 @@ static void info_json(const struct opts *o, const struct sma_info *in,
 	json_end(&j);
 	json_u64(&j, "lock_ops", in->lock_ops);
 	json_u64(&j, "repairs", in->repairs);
+	json_u64(&j, "limit", in->limit);
+	json_arr(&j, "segments", 0);
+	for (unsigned k = 0; k < nsegs; k++) {
+		json_obj(&j, NULL, 1);
+		json_i64(&j, "shmid", segs[k].shmid);
+		json_u64(&j, "size", segs[k].size);
+		json_end(&j);
+	}
+	json_end(&j);
 	json_bool(&j, "sem_gone", in->sem_gone);
 	json_u64(&j, "sets_replaced", in->sets_replaced);
 	json_u64(&j, "nslots", in->nslots);
@@ -228,6 +251,14 @@ static void info_text(const struct opts *o, const struct sma_info *in,
 		kv("path identity", "device %" PRIu64 ", inode %" PRIu64,
 		   in->path_dev, in->path_ino);
 	kv("size", "%s (%zu bytes)", fmt_size(b1, st->size), st->size);
+	if (in->limit)
+		kv("growth limit", "%s (%zu bytes)%s", fmt_size(b1, in->limit),
+		   in->limit, in->limit <= st->size ? ": it does not grow" : "");
+	else
+		kv("growth limit", "none: it never grows");
+	for (unsigned k = 0; k < nsegs; k++)
+		kv(k ? "added segment" : "first segment", "shmid %d, %s",
+		   segs[k].shmid, fmt_size(b1, segs[k].size));
 	kv("heap", "%s available to objects when empty",
 	   fmt_size(b1, st->heap_size));
 	kv("used", "%s in %" PRIu64 " live %s (%.1f%% of the heap)",
@@ -330,6 +361,7 @@ int cmd_info(const struct cmd *c, const struct opts *o)
 		     errstr(errno ? errno : ENOMEM));
 		goto out;
 	}
+	read_segments(a);
 	np = o->image ? 0 : procs_attached(in.shmid, &pv);
 	if (np > 0)
 		qsort(pv, (size_t)np, sizeof *pv, proc_cmp);

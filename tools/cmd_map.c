@@ -27,6 +27,7 @@
 #define MAP_MIN_BLOCK 16 /* bytes, the smallest cell */
 
 struct map {
+	uint64_t base;	 /* offset of the segment's first byte */
 	uint64_t size;	 /* bytes of the segment */
 	uint64_t block;	 /* bytes per cell, a power of two */
 	size_t ncells;	 /* cells, the last one maybe partial */
@@ -46,8 +47,12 @@ static uint64_t cell_bytes(const struct map *m, size_t i)
 static int map_add(sma_off_t off, size_t size, int in_use, void *arg)
 {
 	struct map *m = arg;
-	uint64_t lo = off, hi, end;
+	uint64_t lo, hi, end;
 
+	/* Another segment's: drawn in its own map. */
+	if ((off >> SEG_SHIFT) != (m->base >> SEG_SHIFT))
+		return 0;
+	lo = off - m->base;
 	/* Never trust an extent: clip it to the segment. */
 	if (lo >= m->size || size == 0) {
 		m->outside += size;
@@ -119,9 +124,13 @@ static void map_text(const struct opts *o, const struct map *m, sma_t *a,
 	int w = 1, l;
 	char b1[32], b2[32], b3[32];
 
-	while (w < 16 && (m->size >> (4 * w)) != 0)
+	while (w < 16 && ((m->base + m->size) >> (4 * w)) != 0)
 		w++;
-	printf("%s  size %s\n", arena_heading(o, a), fmt_size(b1, m->size));
+	if (m->base)
+		printf("\nsegment %" PRIu64 " (added)  size %s\n",
+		       m->base >> SEG_SHIFT, fmt_size(b1, m->size));
+	else
+		printf("%s  size %s\n", arena_heading(o, a), fmt_size(b1, m->size));
 	printf("one cell = %s, one row = %s\n\n", fmt_size(b1, m->block),
 	       fmt_size(b2, m->block * MAP_COLS));
 	printf("%*s%s", w + 3, "", ascii ? "+" : "\u250c");
@@ -129,8 +138,8 @@ static void map_text(const struct opts *o, const struct map *m, sma_t *a,
 		fputs(h, stdout);
 	puts(ascii ? "+" : "\u2510");
 	for (r = 0; r < rows; r++) {
-		printf("0x%0*" PRIx64 " %s", w, (uint64_t)r * MAP_COLS * m->block,
-		       v);
+		printf("0x%0*" PRIx64 " %s", w,
+		       m->base + (uint64_t)r * MAP_COLS * m->block, v);
 		for (i = r * MAP_COLS; i < (r + 1) * MAP_COLS; i++) {
 			if (i >= m->ncells) {
 				putchar(' ');
@@ -290,39 +299,55 @@ int cmd_map(const struct cmd *c, const struct opts *o)
 	a = open_figures(c, o, &st, &in);
 	if (!a)
 		return EXIT_FAIL;
-	/* The kernel's size of the segment is the one to trust. */
+	/* The kernel's size of the first segment is the one to trust. */
 	m.size = in.size ? in.size : st.size;
-	m.block = MAP_MIN_BLOCK;
-	while (m.size / m.block >= MAP_COLS * MAP_MAX_ROWS)
-		m.block *= 2;
-	m.ncells = (size_t)((m.size + m.block - 1) / m.block);
-	m.used = calloc(m.ncells ? m.ncells : 1, sizeof *m.used);
-	m.free = calloc(m.ncells ? m.ncells : 1, sizeof *m.free);
-	if (!m.used || !m.free) {
-		fail(c, "%s", errstr(ENOMEM));
-		goto out;
-	}
-	wr = sma_walk(a, map_add, &m);
-	if (wr != 0)
-		werr = errno ? errno : EBADMSG;
-	if (o->svg) {
-		FILE *f = strcmp(o->svg, "-") == 0 ? stdout
-						   : fopen(o->svg, "w");
+	for (unsigned k = 0;; k++) {
+		size_t ssize = 0;
+		if (k > 0) {
+			/* the segments the arena grew by, one map each (text) */
+			if (o->svg || sma_segment(a, k, NULL, &ssize) != 0)
+				break;
+			m.base = (uint64_t)k << SEG_SHIFT;
+			m.size = ssize;
+			free(m.used);
+			free(m.free);
+		}
+		m.block = MAP_MIN_BLOCK;
+		while (m.size / m.block >= MAP_COLS * MAP_MAX_ROWS)
+			m.block *= 2;
+		m.ncells = (size_t)((m.size + m.block - 1) / m.block);
+		m.used = calloc(m.ncells ? m.ncells : 1, sizeof *m.used);
+		m.free = calloc(m.ncells ? m.ncells : 1, sizeof *m.free);
+		m.outside = 0;
+		if (!m.used || !m.free) {
+			fail(c, "%s", errstr(ENOMEM));
+			goto out;
+		}
+		wr = sma_walk(a, map_add, &m);
+		if (wr != 0)
+			werr = errno ? errno : EBADMSG;
+		if (o->svg) {
+			FILE *f = strcmp(o->svg, "-") == 0 ? stdout
+							   : fopen(o->svg, "w");
 
-		if (!f) {
-			fail(c, "%s: %s", o->svg, errstr(errno));
-			goto out;
+			if (!f) {
+				fail(c, "%s: %s", o->svg, errstr(errno));
+				goto out;
+			}
+			if (map_svg(f, o, &m, a, &st) < 0 ||
+			    (f != stdout && fclose(f) != 0)) {
+				fail(c, "writing %s: %s", o->svg, errstr(errno));
+				goto out;
+			}
+			if (f != stdout)
+				printf("wrote %s: %zu cells of %" PRIu64 " bytes, %d "
+				       "a row (the first segment)\n", o->svg, m.ncells,
+				       m.block, MAP_COLS);
+		} else {
+			map_text(o, &m, a, &st);
 		}
-		if (map_svg(f, o, &m, a, &st) < 0 ||
-		    (f != stdout && fclose(f) != 0)) {
-			fail(c, "writing %s: %s", o->svg, errstr(errno));
-			goto out;
-		}
-		if (f != stdout)
-			printf("wrote %s: %zu cells of %" PRIu64 " bytes, %d "
-			       "a row\n", o->svg, m.ncells, m.block, MAP_COLS);
-	} else {
-		map_text(o, &m, a, &st);
+		if (wr != 0)
+			break;
 	}
 	if (wr != 0) {
 		fail(c, "%s: the walk stopped early, the picture is partial: "

@@ -35,8 +35,8 @@
 	"arena.\n"
 
 static const struct cmd cmds[] = {
-	{ "create", cmd_create, OPT_PATH | OPT_KEY | OPT_SIZE | OPT_MODE,
-	  "PATH|--key KEY --size SIZE [--mode MODE]",
+	{ "create", cmd_create, OPT_PATH | OPT_KEY | OPT_SIZE | OPT_MODE | OPT_LIMIT,
+	  "PATH|--key KEY --size SIZE [--mode MODE] [--limit SIZE]",
 	  "create an arena",
 	  "Creates a new arena of SIZE bytes (K, M, G suffixes: powers of "
 	  "1024) with\n"
@@ -44,7 +44,17 @@ static const struct cmd cmds[] = {
 	  "empty file if\n"
 	  "it does not exist.  Fails if a segment with that key exists.  "
 	  "--key 0 makes\n"
-	  "a private arena and prints its shmid.\n" },
+	  "a private arena and prints its shmid.  --limit SIZE lets it grow "
+	  "to SIZE bytes\n"
+	  "by adding segments when it is full.\n" },
+	{ "limit", cmd_limit, OPT_TARGET | OPT_ARG,
+	  "PATH|--key KEY|--id SHMID [SIZE]",
+	  "print or set the growth limit",
+	  "Prints the limit up to which the arena may grow by adding "
+	  "segments (0: it\n"
+	  "never grows), or sets it to SIZE.  A limit at or below the size "
+	  "stops growth\n"
+	  "and gives nothing back.\n" },
 	{ "info", cmd_info, OPT_TARGET | OPT_IMAGE | OPT_JSON,
 	  "PATH|--key KEY|--id SHMID|--image FILE [--json]",
 	  "identity, permissions, times, figures, lock and processes",
@@ -396,7 +406,7 @@ sma_t *open_target(const struct cmd *c, const struct opts *o, int flags)
 /* getopt_long's codes of the options without a short form. */
 enum {
 	LO_KEY = 256, LO_ID, LO_SIZE, LO_MODE, LO_ALL, LO_ASCII, LO_SVG,
-	LO_ORPHANS, LO_FORCE, LO_IMAGE, LO_INTERVAL, LO_COUNT,
+	LO_ORPHANS, LO_FORCE, LO_IMAGE, LO_INTERVAL, LO_COUNT, LO_LIMIT,
 };
 
 static const struct option longopts[] = {
@@ -405,6 +415,7 @@ static const struct option longopts[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "size", required_argument, NULL, LO_SIZE },
 	{ "mode", required_argument, NULL, LO_MODE },
+	{ "limit", required_argument, NULL, LO_LIMIT },
 	{ "all", no_argument, NULL, LO_ALL },
 	{ "ascii", no_argument, NULL, LO_ASCII },
 	{ "svg", required_argument, NULL, LO_SVG },
@@ -440,6 +451,7 @@ static unsigned opt_bit(int code)
 	case LO_IMAGE: return OPT_IMAGE;
 	case LO_INTERVAL: return OPT_INTERVAL;
 	case LO_COUNT: return OPT_COUNT;
+	case LO_LIMIT: return OPT_LIMIT;
 	default: return 0;
 	}
 }
@@ -504,6 +516,14 @@ static int set_opt(const struct cmd *c, struct opts *o, int code, const char *v)
 			return EXIT_FAIL;
 		}
 		o->has_size = 1;
+		break;
+	case LO_LIMIT:
+		if (parse_size(v, &o->limit) < 0) {
+			fail(c, "bad limit '%s': expected a number with an "
+				"optional K, M, G or T suffix", v);
+			return EXIT_FAIL;
+		}
+		o->has_limit = 1;
 		break;
 	case LO_MODE:
 		if (parse_mode(v, &o->mode) < 0) {
@@ -572,7 +592,7 @@ static int set_operand(const struct cmd *c, struct opts *o, const char *s)
 		o->path = s;
 		return EXIT_OK;
 	}
-	if ((c->allowed & OPT_FILE) && !o->file) {
+	if ((c->allowed & (OPT_FILE | OPT_ARG)) && !o->file) {
 		o->file = s;
 		return EXIT_OK;
 	}
@@ -665,7 +685,7 @@ static int check_target(const struct cmd *c, struct opts *o)
 
 	/* sma save --key KEY FILE, --id SHMID FILE: the one operand is the
 	 * file. */
-	if ((c->allowed & OPT_FILE) && o->path && !o->file &&
+	if ((c->allowed & (OPT_FILE | OPT_ARG)) && o->path && !o->file &&
 	    (o->has_key || o->has_id)) {
 		o->file = o->path;
 		o->path = NULL;

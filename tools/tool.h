@@ -40,6 +40,8 @@ enum {
 	OPT_INTERVAL = 1 << 12, /* --interval SECONDS */
 	OPT_COUNT = 1 << 13,   /* --count N */
 	OPT_FILE = 1 << 14,    /* a FILE operand after the arena */
+	OPT_LIMIT = 1 << 15,   /* --limit SIZE */
+	OPT_ARG = 1 << 16,     /* an optional operand after the arena (SIZE) */
 	OPT_TARGET = OPT_PATH | OPT_KEY | OPT_ID,
 };
 
@@ -60,6 +62,8 @@ struct opts {
 	const char *file;  /* the FILE operand (sma save) */
 	int has_interval;  /* --interval given */
 	double interval;   /* seconds between two lines, > 0 */
+	int has_limit;	   /* --limit given */
+	size_t limit;	   /* its bytes */
 	int has_count;	   /* --count given */
 	unsigned long count; /* lines to print, > 0 */
 };
@@ -186,6 +190,10 @@ int cmd_check(const struct cmd *c, const struct opts *o);
 int cmd_recover(const struct cmd *c, const struct opts *o);
 int cmd_ls(const struct cmd *c, const struct opts *o);
 int cmd_rm(const struct cmd *c, const struct opts *o);
+int cmd_limit(const struct cmd *c, const struct opts *o);
+
+/* The segment of an offset: its top bits (the library's layout). */
+#define SEG_SHIFT 40
 
 /* ---- cmd_watch.c: sma stats --interval ---- */
 
