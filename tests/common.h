@@ -37,6 +37,10 @@
  *		return T_RUN_GROUP(tests);
  *	}
  *
+ * The registry, the fixtures and the cleanup are tests/common.c; the rest
+ * (processes, pipes, gates, data, the checks, the walk and stats helpers)
+ * is tests/helpers.c.
+ *
  * The helpers are for the main thread of the test process.  Children use
  * T_REQUIRE, t_check_report, t_fill/t_verify, t_rand and the pipe and gate
  * helpers; threads use t_fill/t_verify and t_rand and hand their errors
@@ -53,6 +57,9 @@
 #include <cmocka.h>
 
 #include <sys/types.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 
 #include "sma.h"
 
@@ -235,5 +242,30 @@ sma_t *t_open_ok(sma_t *a, const char *call);
 /* sma_alloc that must succeed. */
 sma_off_t t_alloc_ok(sma_t *a, size_t size);
 size_t t_page_size(void);
+
+/* ---- stats, sizes and offsets ------------------------------------------------ */
+
+/* Stats after one call that lets the library settle its caches. */
+struct sma_stats t_settled_stats(sma_t *a);
+/* Asserts every figure but nattch is the same. */
+void t_assert_stats_equal(struct sma_stats x, struct sma_stats y);
+/* Asserts the arena is as fresh: everything free in one extent. */
+void t_assert_all_free(sma_t *a);
+/* Orders offsets (for qsort). */
+int t_cmp_off(const void *x, const void *y);
+/* Asserts that no offset of the n is there twice. */
+void t_assert_distinct(const sma_off_t *offs, size_t n);
+/* A size between lo and hi, each power of two about as likely. */
+size_t t_log_uniform(uint64_t *rng, size_t lo, size_t hi);
+
+/* ---- files and System V objects ------------------------------------------------ */
+
+/* Creates the file path (which must not exist) with mode, asserted. */
+void t_make_file(const char *path, mode_t mode);
+/* 1 when path exists. */
+int t_path_exists(const char *path);
+/* IPC_STAT of a segment or a semaphore set, asserted. */
+struct shmid_ds t_shm_stat(int shmid);
+struct semid_ds t_sem_stat(int semid);
 
 #endif /* SMA_TESTS_COMMON_H */

@@ -1,671 +1,119 @@
 /*
- * tests/test_badinput.c -- bad input of every kind: each gets the errno
- * API.md names, and nothing changes.
+ * tests/test_badinput.c -- bad arguments and conditions the calls refuse:
+ * each gets the errno API.md names, and nothing changes.  The inputs: the
+ * open calls with a NULL path, unknown flags, or a size below the minimum
+ * or above what the system allows; named calls with NULL, empty, too long
+ * or unknown names; a full arena; and the semaphore set removed under a
+ * running arena.  Offsets that are not live objects are in
+ * test_badoffsets.c; permissions, read-only handles, modes and segments
+ * that are not arenas in test_perms.c.
  *
- * "Nothing changes" is checked by a digest taken before and after: the
- * figures of sma_stats, the live objects (offset and size, by sma_walk),
- * their contents, and the named objects (name, offset, size); and by
- * sma_check.  The inputs: segments that are not arenas or whose magic or
- * layout version is wrong, an arena made for another path with the same
- * ftok key, a caller without permission, a read-only handle, a full arena,
- * offsets that are not live objects, bad names, and the semaphore set
- * removed under a running arena.  Last, the modes: a segment and its
- * semaphore set get exactly the mode asked.
- *
+ * "Nothing changes" is the digest of digest.h, taken before and after.
  * The number of bad inputs tried is printed at the end as a TAP comment.
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "digest.h"
 
 #include <errno.h>
-#include <poll.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <linux/magic.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
-#include <sys/stat.h>
-#include <sys/vfs.h>
-#include <sys/wait.h>
 
 #define ARENA T_MIB(1)	/* bytes of the arenas here */
-#define LAYOUT_AT 8	/* offset of the header's u32 layout version */
 
-/* glibc leaves union semun to the caller. */
-union semun {
-	int val;
-	struct semid_ds *buf;
-	unsigned short *array;
-};
+/* ---- the open calls: NULL, flags, sizes ------------------------------------------ */
 
-static long n_bad; /* bad inputs tried */
-
-#define BAD_OFF(call, e)                         \
-	do {                                     \
-		n_bad++;                         \
-		T_ASSERT_OFF_FAILS(call, e);     \
-	} while (0)
-#define BAD_INT(call, e)                         \
-	do {                                     \
-		n_bad++;                         \
-		T_ASSERT_INT_FAILS(call, e);     \
-	} while (0)
-
-static void bad_open(sma_t *got, int err, int want, const char *call)
+static void test_open_of_a_null_path_fails_with_einval(void **state)
 {
-	n_bad++;
-	if (got) {
-		t_track(got);
-		fail_msg("%s succeeded; expected it to fail with %s", call, strerror(want));
-	}
-	if (err != want)
-		fail_msg("%s failed with errno %d (%s); expected %d (%s)", call, err,
-			 strerror(err), want, strerror(want));
-}
-#define BAD_OPEN(call, e)                                      \
-	do {                                                   \
-		errno = 0;                                     \
-		sma_t *b__ = (call);                           \
-		bad_open(b__, errno, (e), #call);              \
-	} while (0)
-
-static void make_file(const char *path, mode_t mode)
-{
-	int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode);
-
-	if (fd < 0)
-		fail_msg("creating %s: %s", path, strerror(errno));
-	close(fd);
+	BAD_OPEN(sma_open(NULL, 0, 0, 0), EINVAL);
+	BAD_OPEN(sma_open(NULL, SMA_CREATE, ARENA, 0600), EINVAL);
+	BAD_OPEN(sma_open(NULL, SMA_RDONLY, ARENA, 0), EINVAL);
 }
 
-/* ---- the digest ------------------------------------------------------------ */
-
-struct digest {
-	struct sma_stats st;
-	uint64_t objects;  /* (offset, size) of every live object */
-	uint64_t contents; /* their bytes */
-	uint64_t names;	   /* (name, offset, size) of every named object */
-	uint64_t n;	   /* live objects walked */
-};
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
+static void test_open_with_unknown_flags_fails_with_einval_and_creates_nothing(void **state)
 {
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-
-struct digest_walk {
-	sma_t *a;
-	struct digest *d;
-};
-
-static int digest_visit(sma_off_t off, size_t size, int in_use, void *arg)
-{
-	struct digest_walk *w = arg;
-
-	if (!in_use)
-		return 0;
-	w->d->objects = fnv(w->d->objects, &off, sizeof(off));
-	w->d->objects = fnv(w->d->objects, &size, sizeof(size));
-	w->d->contents = fnv(w->d->contents, sma_ptr(w->a, off), size);
-	w->d->n++;
-	return 0;
-}
-
-static int digest_name(const char *name, sma_off_t off, size_t size, void *arg)
-{
-	struct digest *d = arg;
-
-	d->names = fnv(d->names, name, strlen(name) + 1);
-	d->names = fnv(d->names, &off, sizeof(off));
-	d->names = fnv(d->names, &size, sizeof(size));
-	return 0;
-}
-
-/* The digest of a, read through handle r (a itself, or a read-only handle
- * when a's lock is gone). */
-static struct digest digest_of(sma_t *r)
-{
-	struct digest d;
-	struct digest_walk w = {r, &d};
-
-	memset(&d, 0, sizeof(d));
-	d.objects = d.contents = d.names = 0xcbf29ce484222325ull;
-	t_stats(r); /* settles the caches of this thread and of the dead */
-	d.st = t_stats(r);
-	assert_int_equal(sma_walk(r, digest_visit, &w), 0);
-	assert_int_equal(sma_named_each(r, digest_name, &d), 0);
-	return d;
-}
-
-static void assert_unchanged(sma_t *r, const struct digest *before, const char *after_what)
-{
-	struct digest d = digest_of(r);
-	const struct sma_stats *x = &before->st, *y = &d.st;
-
-	if (x->size != y->size || x->heap_size != y->heap_size || x->used != y->used ||
-	    x->free != y->free || x->largest_free != y->largest_free || x->live != y->live ||
-	    x->allocs != y->allocs || x->frees != y->frees)
-		fail_msg("after %s the stats changed: used %zu -> %zu, free %zu -> %zu, "
-			 "largest_free %zu -> %zu, live %llu -> %llu, allocs %llu -> %llu, "
-			 "frees %llu -> %llu",
-			 after_what, x->used, y->used, x->free, y->free, x->largest_free,
-			 y->largest_free, (unsigned long long)x->live, (unsigned long long)y->live,
-			 (unsigned long long)x->allocs, (unsigned long long)y->allocs,
-			 (unsigned long long)x->frees, (unsigned long long)y->frees);
-	if (before->objects != d.objects || before->n != d.n)
-		fail_msg("after %s the live objects changed (%llu before, %llu after)", after_what,
-			 (unsigned long long)before->n, (unsigned long long)d.n);
-	if (before->contents != d.contents)
-		fail_msg("after %s the contents of live objects changed", after_what);
-	if (before->names != d.names)
-		fail_msg("after %s the named objects changed", after_what);
-	t_assert_check(r);
-}
-
-/* Some objects of every kind, filled with patterns. */
-struct population {
-	sma_off_t small, medium, large, named;
-};
-
-static void populate(sma_t *a, struct population *p)
-{
-	p->small = t_alloc_ok(a, 64);
-	p->medium = t_alloc_ok(a, 1000);
-	p->large = t_alloc_ok(a, T_KIB(200));
-	p->named = sma_named_alloc(a, "bad-input-named", 300, NULL);
-	assert_int_not_equal(p->named, SMA_NULL);
-	t_fill(sma_ptr(a, p->small), 64, 1);
-	t_fill(sma_ptr(a, p->medium), 1000, 2);
-	t_fill(sma_ptr(a, p->large), T_KIB(200), 3);
-	t_fill(sma_ptr(a, p->named), 300, 4);
-}
-
-static int free_visit(sma_off_t off, size_t size, int in_use, void *arg)
-{
-	sma_off_t *list = arg;
-
-	(void)size;
-	if (in_use && list[0] < 1023)
-		list[++list[0]] = off;
-	return 0;
-}
-
-static char names[16][SMA_NAME_MAX + 1];
-static int n_names;
-
-static int collect_name(const char *name, sma_off_t off, size_t size, void *arg)
-{
-	(void)off;
-	(void)size;
-	(void)arg;
-	if (n_names < 16)
-		snprintf(names[n_names++], sizeof(names[0]), "%s", name);
-	return 0;
-}
-
-/* Frees everything and checks the arena is as fresh. */
-static void free_all(sma_t *a)
-{
-	static sma_off_t list[1024];
-	struct sma_stats st;
-
-	n_names = 0;
-	assert_int_equal(sma_named_each(a, collect_name, NULL), 0);
-	for (int i = 0; i < n_names; i++)
-		assert_int_equal(sma_named_free(a, names[i]), 0);
-	list[0] = 0;
-	assert_int_equal(sma_walk(a, free_visit, list), 0);
-	for (sma_off_t i = 1; i <= list[0]; i++)
-		assert_int_equal(sma_free(a, list[i]), 0);
-	assert_int_equal(sma_flush(a), 0);
-	st = t_stats(a);
-	assert_int_equal(st.live, 0);
-	assert_int_equal(st.free, st.heap_size);
-	assert_int_equal(st.largest_free, st.heap_size);
-}
-
-/* ---- segments that are not arenas, or not this build's ------------------------ */
-
-static int make_segment(key_t key, uint64_t seed)
-{
-	int id = shmget(key, ARENA, IPC_CREAT | IPC_EXCL | 0600);
-	void *p;
-
-	if (id < 0)
-		fail_msg("shmget: %s", strerror(errno));
-	t_track_shmid(id);
-	p = shmat(id, NULL, 0);
-	assert_true(p != (void *)-1);
-	t_fill(p, ARENA, seed);
-	assert_int_equal(shmdt(p), 0);
-	return id;
-}
-
-/* The segment still holds the pattern of seed and nobody is attached. */
-static void assert_segment_untouched(int id, uint64_t seed)
-{
-	struct shmid_ds ds;
-	void *p;
-
-	assert_int_equal(shmctl(id, IPC_STAT, &ds), 0);
-	assert_int_equal(ds.shm_nattch, 0);
-	p = shmat(id, NULL, SHM_RDONLY);
-	assert_true(p != (void *)-1);
-	assert_true(t_verify(p, ARENA, seed));
-	assert_int_equal(shmdt(p), 0);
-}
-
-static void test_a_segment_whose_magic_is_wrong_is_refused_with_eproto_and_left_untouched(
-	void **state)
-{
-	const char *p = t_path("not-an-arena");
-	key_t key;
-	int id;
-
-	(void)state;
-	make_file(p, 0600);
-	key = t_path_key(p);
-	id = make_segment(key, 0xbadc0ffee);
-	BAD_OPEN(sma_open(p, 0, 0, 0), EPROTO);
-	BAD_OPEN(sma_open(p, SMA_RDONLY, 0, 0), EPROTO);
-	BAD_OPEN(sma_open(p, SMA_CREATE, ARENA, 0), EPROTO);
-	BAD_OPEN(sma_open(p, SMA_CREATE | SMA_EXCL, ARENA, 0), EEXIST);
-	BAD_OPEN(sma_open_key(key, 0, 0, 0), EPROTO);
-	BAD_OPEN(sma_open_key(key, SMA_CREATE, ARENA, 0), EPROTO);
-	BAD_OPEN(sma_open_id(id, 0), EPROTO);
-	BAD_OPEN(sma_open_id(id, SMA_RDONLY), EPROTO);
-	assert_segment_untouched(id, 0xbadc0ffee);
-	assert_int_equal(shmctl(id, IPC_RMID, NULL), 0);
-}
-
-static void test_a_segment_too_small_for_an_arena_is_refused_with_eproto(void **state)
-{
-	int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
-	unsigned char *p;
-
-	(void)state;
-	assert_true(id >= 0);
-	t_track_shmid(id);
-	p = shmat(id, NULL, 0);
-	assert_true(p != (void *)-1);
-	memset(p, 0x5a, 4096);
-	BAD_OPEN(sma_open_id(id, 0), EPROTO);
-	BAD_OPEN(sma_open_id(id, SMA_RDONLY), EPROTO);
-	for (int i = 0; i < 4096; i++)
-		assert_int_equal(p[i], 0x5a);
-	assert_int_equal(shmdt(p), 0);
-	assert_int_equal(shmctl(id, IPC_RMID, NULL), 0);
-}
-
-/* Scribbles len bytes at off of the segment of id; saves what was there. */
-static void scribble(int id, size_t off, const void *bytes, size_t len, void *saved)
-{
-	unsigned char *p = shmat(id, NULL, 0);
-
-	assert_true(p != (void *)-1);
-	if (saved)
-		memcpy(saved, p + off, len);
-	memcpy(p + off, bytes, len);
-	assert_int_equal(shmdt(p), 0);
-}
-
-/* A copy of the whole segment of id. */
-static unsigned char *segment_copy(int id)
-{
-	unsigned char *p = shmat(id, NULL, SHM_RDONLY), *c;
-	struct shmid_ds ds;
-
-	assert_true(p != (void *)-1);
-	assert_int_equal(shmctl(id, IPC_STAT, &ds), 0);
-	c = malloc(ds.shm_segsz);
-	assert_non_null(c);
-	memcpy(c, p, ds.shm_segsz);
-	assert_int_equal(shmdt(p), 0);
-	return c;
-}
-
-static void assert_segment_equals(int id, const unsigned char *copy)
-{
-	unsigned char *p = shmat(id, NULL, SHM_RDONLY);
-	struct shmid_ds ds;
-
-	assert_true(p != (void *)-1);
-	assert_int_equal(shmctl(id, IPC_STAT, &ds), 0);
-	for (size_t i = 0; i < ds.shm_segsz; i++)
-		if (p[i] != copy[i])
-			fail_msg("byte %zu of the segment changed: %#x -> %#x", i, copy[i], p[i]);
-	assert_int_equal(shmdt(p), 0);
-}
-
-static void test_an_arena_whose_magic_is_scribbled_is_refused_with_eproto_and_left_untouched(
-	void **state)
-{
-	const char *p = t_path("scribbled-magic");
-	struct population pop;
-	struct digest before;
-	unsigned char saved[8], junk[8] = {'N', 'O', 'T', ' ', 'S', 'M', 'A', '!'};
-	unsigned char *copy;
-	sma_t *a = OPEN_OK(sma_open(p, SMA_CREATE, ARENA, 0));
-	int id = sma_shmid(a);
-
-	(void)state;
-	populate(a, &pop);
-	before = digest_of(a);
-	t_close(a);
-	scribble(id, 0, junk, sizeof(junk), saved);
-	copy = segment_copy(id);
-	BAD_OPEN(sma_open(p, 0, 0, 0), EPROTO);
-	BAD_OPEN(sma_open(p, SMA_RDONLY, 0, 0), EPROTO);
-	BAD_OPEN(sma_open(p, SMA_CREATE, ARENA, 0), EPROTO);
-	BAD_OPEN(sma_open_id(id, 0), EPROTO);
-	BAD_OPEN(sma_open_id(id, SMA_RDONLY), EPROTO);
-	assert_segment_equals(id, copy);
-	free(copy);
-	scribble(id, 0, saved, sizeof(saved), NULL);
-	a = OPEN_OK(sma_open(p, 0, 0, 0));
-	assert_unchanged(a, &before, "opens of an arena with a scribbled magic");
-	free_all(a);
-	t_destroy(a);
-}
-
-static void test_an_arena_of_another_layout_version_is_refused_with_eproto_and_left_untouched(
-	void **state)
-{
-	static const uint32_t versions[] = {0, 2, 0x100, 0xffffffffu};
-	const char *p = t_path("other-layout");
-	struct population pop;
-	struct digest before;
-	uint32_t saved, v;
-	unsigned char *copy;
-	sma_t *a = OPEN_OK(sma_open(p, SMA_CREATE, ARENA, 0));
-	int id = sma_shmid(a);
-	struct sma_info in;
-
-	(void)state;
-	assert_int_equal(sma_info(a, &in), 0);
-	populate(a, &pop);
-	before = digest_of(a);
-	t_close(a);
-	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
-		v = versions[i] == in.layout_version ? versions[i] + 1 : versions[i];
-		scribble(id, LAYOUT_AT, &v, sizeof(v), &saved);
-		assert_int_equal(saved, in.layout_version);
-		copy = segment_copy(id);
-		BAD_OPEN(sma_open(p, 0, 0, 0), EPROTO);
-		BAD_OPEN(sma_open(p, SMA_RDONLY, 0, 0), EPROTO);
-		BAD_OPEN(sma_open(p, SMA_CREATE, ARENA, 0), EPROTO);
-		BAD_OPEN(sma_open_key(t_path_key(p), 0, 0, 0), EPROTO);
-		BAD_OPEN(sma_open_id(id, 0), EPROTO);
-		BAD_OPEN(sma_open_id(id, SMA_RDONLY), EPROTO);
-		assert_segment_equals(id, copy);
-		free(copy);
-		scribble(id, LAYOUT_AT, &saved, sizeof(saved), NULL);
-	}
-	a = OPEN_OK(sma_open(p, 0, 0, 0));
-	assert_unchanged(a, &before, "opens of an arena of another layout version");
-	free_all(a);
-	t_destroy(a);
-}
-
-/*
- * Two paths with one ftok key: ftok keeps 16 bits of the inode and 8 of
- * the device, so on a tmpfs, whose inode numbers count up, a file made
- * and removed until its inode matches another's modulo 65536 shares that
- * file's key.  Where no such file can be had, the arena made for another
- * path is one made by key (it records no path).
- */
-static char collide_dir[256];
-
-static int remove_collide_dir(void **state)
-{
-	char p[320];
-
-	if (collide_dir[0]) {
-		snprintf(p, sizeof(p), "%s/a", collide_dir);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s/b", collide_dir);
-		unlink(p);
-		rmdir(collide_dir);
-		collide_dir[0] = '\0';
-	}
-	return t_test_teardown(state);
-}
-
-/* Makes dir/a and dir/b with one ftok key; 1 on success. */
-static int make_colliding_paths(const char *base, char *pa, char *pb, size_t n)
-{
-	struct statfs fs;
-	struct stat sa, sb;
-
-	if (statfs(base, &fs) != 0 || fs.f_type != TMPFS_MAGIC)
-		return 0;
-	snprintf(collide_dir, sizeof(collide_dir), "%s/sma-collide-XXXXXX", base);
-	if (!mkdtemp(collide_dir)) {
-		collide_dir[0] = '\0';
-		return 0;
-	}
-	snprintf(pa, n, "%s/a", collide_dir);
-	snprintf(pb, n, "%s/b", collide_dir);
-	make_file(pa, 0600);
-	assert_int_equal(stat(pa, &sa), 0);
-	for (long i = 0; i < 300000; i++) {
-		int fd = open(pb, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-		if (fd < 0 || fstat(fd, &sb) != 0)
-			fail_msg("making %s: %s", pb, strerror(errno));
-		close(fd);
-		if (sb.st_ino != sa.st_ino && (sb.st_ino & 0xffff) == (sa.st_ino & 0xffff) &&
-		    sb.st_dev == sa.st_dev)
-			return ftok(pa, SMA_PROJ_ID) == ftok(pb, SMA_PROJ_ID);
-		unlink(pb);
-	}
-	return 0;
-}
-
-static void test_an_arena_made_for_another_path_with_the_same_key_is_refused_with_eproto(
-	void **state)
-{
-	char pa[320], pb[320];
-	struct population pop;
-	struct digest before;
-	sma_t *a, *again;
-	int real = make_colliding_paths("/dev/shm", pa, pb, sizeof(pa));
-
-	(void)state;
-	if (real) {
-		/* The arena is a's; b has the same key. */
-		t_track_key(ftok(pa, SMA_PROJ_ID));
-		a = OPEN_OK(sma_open(pa, SMA_CREATE, ARENA, 0));
-	} else {
-		snprintf(pb, sizeof(pb), "%s", t_path("made-by-key"));
-		make_file(pb, 0600);
-		a = OPEN_OK(sma_open_key(t_path_key(pb), SMA_CREATE, ARENA, 0));
-	}
-	populate(a, &pop);
-	before = digest_of(a);
-	BAD_OPEN(sma_open(pb, 0, 0, 0), EPROTO);
-	BAD_OPEN(sma_open(pb, SMA_RDONLY, 0, 0), EPROTO);
-	BAD_OPEN(sma_open(pb, SMA_CREATE, ARENA, 0), EPROTO);
-	BAD_OPEN(sma_open(pb, SMA_CREATE | SMA_EXCL, ARENA, 0), EEXIST);
-	assert_unchanged(a, &before, "opens through a path the arena was not made for");
-	if (real) {
-		again = OPEN_OK(sma_open(pa, 0, 0, 0));
-		assert_int_equal(sma_shmid(again), sma_shmid(a));
-		t_close(again);
-	}
-	printf("# another path with the same key: %s\n",
-	       real ? "a real ftok collision on tmpfs" : "an arena made by key, opened by path");
-	free_all(a);
-	t_destroy(a);
-}
-
-/* ---- permission --------------------------------------------------------------- */
-
-struct access_case {
-	const char *path;
-	key_t key;
-	int shmid;
-};
-
-#define NOBODY_TRIES 6
-
-static int open_without_permission(void *arg)
-{
-	struct access_case *c = arg;
-	int e;
-
-	T_REQUIRE(t_become_nobody() >= 0);
-#define REQUIRE_EACCES(call)                                      \
-	do {                                                      \
-		errno = 0;                                        \
-		sma_t *r__ = (call);                              \
-		e = errno;                                        \
-		T_REQUIRE(r__ == NULL);                           \
-		errno = e;                                        \
-		T_REQUIRE_EQ(e, EACCES);                          \
-	} while (0)
-	REQUIRE_EACCES(sma_open(c->path, 0, 0, 0));
-	REQUIRE_EACCES(sma_open(c->path, SMA_RDONLY, 0, 0));
-	REQUIRE_EACCES(sma_open(c->path, SMA_CREATE, ARENA, 0));
-	REQUIRE_EACCES(sma_open_key(c->key, 0, 0, 0));
-	REQUIRE_EACCES(sma_open_id(c->shmid, 0));
-	REQUIRE_EACCES(sma_open_id(c->shmid, SMA_RDONLY));
-	return 0;
-}
-
-static void set_ipc_modes(sma_t *a, mode_t mode)
-{
-	struct shmid_ds shm;
-	struct semid_ds sem;
-	union semun u = {.buf = &sem};
-
-	assert_int_equal(shmctl(sma_shmid(a), IPC_STAT, &shm), 0);
-	assert_int_equal(semctl(sma_semid(a), 0, IPC_STAT, u), 0);
-	shm.shm_perm.mode = (shm.shm_perm.mode & ~0777u) | (mode & 0777);
-	sem.sem_perm.mode = (sem.sem_perm.mode & ~0777u) | (mode & 0777);
-	assert_int_equal(shmctl(sma_shmid(a), IPC_SET, &shm), 0);
-	assert_int_equal(semctl(sma_semid(a), 0, IPC_SET, u), 0);
-}
-
-static void test_a_caller_without_permission_fails_with_eacces_and_changes_nothing(void **state)
-{
-	static const mode_t modes[] = {0600, 0640, 0660};
-	int root = geteuid() == 0;
-
-	(void)state;
-	if (root)
-		assert_int_equal(chmod(t_tmpdir(), 0711), 0);
-	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-		struct access_case c;
-		struct population pop;
-		struct digest before;
-		sma_t *a;
-
-		c.path = t_path("private");
-		a = OPEN_OK(sma_open(c.path, SMA_CREATE, ARENA, modes[i]));
-		c.key = sma_key(a);
-		c.shmid = sma_shmid(a);
-		populate(a, &pop);
-		before = digest_of(a);
-		if (!root)
-			set_ipc_modes(a, 0); /* the owner then has no permission either */
-		t_wait_ok(t_fork(open_without_permission, &c));
-		n_bad += NOBODY_TRIES;
-		if (!root)
-			set_ipc_modes(a, modes[i]);
-		assert_unchanged(a, &before, "opens without permission");
-		free_all(a);
-		t_destroy(a);
-	}
-	if (root)
-		assert_int_equal(chmod(t_tmpdir(), 0700), 0);
-}
-
-/* ---- a read-only handle ------------------------------------------------------------- */
-
-static int count_each(const char *name, sma_off_t off, size_t size, void *arg)
-{
-	(void)name;
-	(void)off;
-	(void)size;
-	(*(int *)arg)++;
-	return 0;
-}
-
-static void test_a_read_only_handle_refuses_every_change_with_erofs_and_changes_nothing(
-	void **state)
-{
+	static const int bad[] = {1 << 3, 1 << 8, 1 << 30, INT_MIN, -1, SMA_CREATE | (1 << 4),
+				  SMA_RDONLY | (1 << 12)};
 	sma_t *a = t_open_private(ARENA);
-	struct population pop;
-	struct digest before;
-	sma_t *ro;
-	struct sma_stats st;
-	int n = 0, created = 0;
+	const char *p = t_path("flags");
+	int made = t_ipc_count();
 
-	(void)state;
-	populate(a, &pop);
-	ro = OPEN_OK(sma_open_id(sma_shmid(a), SMA_RDONLY));
-	before = digest_of(a);
-
-	BAD_OFF(sma_alloc(ro, 16), EROFS);
-	BAD_OFF(sma_alloc(ro, 1000), EROFS);
-	BAD_OFF(sma_alloc(ro, T_KIB(200)), EROFS);
-	BAD_OFF(sma_alloc(ro, 0), EROFS);
-	BAD_OFF(sma_alloc(ro, SIZE_MAX), EROFS);
-	BAD_OFF(sma_calloc(ro, 4, 16), EROFS);
-	BAD_OFF(sma_calloc(ro, SIZE_MAX, 2), EROFS);
-	BAD_OFF(sma_realloc(ro, pop.small, 32), EROFS);
-	BAD_OFF(sma_realloc(ro, pop.medium, 5000), EROFS);
-	BAD_OFF(sma_realloc(ro, pop.large, 10), EROFS);
-	BAD_OFF(sma_realloc(ro, pop.small, 0), EROFS);
-	BAD_OFF(sma_realloc(ro, SMA_NULL, 10), EROFS);
-	BAD_OFF(sma_realloc(ro, pop.small + 1, 10), EROFS);
-	BAD_OFF(sma_realloc(ro, pop.named, 10), EROFS);
-	BAD_OFF(sma_aligned_alloc(ro, 64, 10), EROFS);
-	BAD_OFF(sma_aligned_alloc(ro, 4096, 10), EROFS);
-	BAD_OFF(sma_aligned_alloc(ro, 3, 10), EROFS);
-	BAD_INT(sma_free(ro, pop.small), EROFS);
-	BAD_INT(sma_free(ro, pop.medium), EROFS);
-	BAD_INT(sma_free(ro, pop.large), EROFS);
-	BAD_INT(sma_free(ro, pop.named), EROFS);
-	BAD_INT(sma_free(ro, pop.small + 8), EROFS);
-	BAD_INT(sma_free(ro, UINT64_MAX), EROFS);
-	BAD_OFF(sma_named_alloc(ro, "bad-input-named", 10, &created), EROFS);
-	BAD_OFF(sma_named_alloc(ro, "a new name", 10, &created), EROFS);
-	BAD_OFF(sma_named_alloc(ro, NULL, 10, &created), EROFS);
-	BAD_OFF(sma_named_alloc(ro, "", 10, &created), EROFS);
-	BAD_INT(sma_named_free(ro, "bad-input-named"), EROFS);
-	BAD_INT(sma_named_free(ro, "no such name"), EROFS);
-	BAD_INT(sma_named_free(ro, NULL), EROFS);
-	BAD_INT(sma_flush(ro), EROFS);
-	BAD_INT(sma_recover(ro), EROFS);
-	BAD_INT(sma_destroy(ro), EROFS);
-	assert_int_equal(sma_free(ro, SMA_NULL), 0); /* changes nothing */
-	n_bad++;
-
-	/* What does not change the arena works. */
-	assert_true(t_verify(sma_ptr(ro, pop.large), T_KIB(200), 3));
-	assert_true(sma_usable_size(ro, pop.medium) >= 1000);
-	assert_int_equal(sma_named_find(ro, "bad-input-named"), pop.named);
-	assert_int_equal(sma_named_each(ro, count_each, &n), 0);
-	assert_int_equal(n, 1);
-	assert_int_equal(sma_stats(ro, &st), 0);
-	assert_int_equal(st.live, before.st.live);
-	assert_int_equal(sma_check(ro), 0);
-	assert_unchanged(ro, &before, "changing calls on a read-only handle");
-	assert_unchanged(a, &before, "changing calls on a read-only handle");
-	t_close(ro);
-	free_all(a);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		BAD_OPEN(sma_open(p, bad[i], ARENA, 0), EINVAL);
+		assert_false(t_path_exists(p));
+		BAD_OPEN(sma_open_key(IPC_PRIVATE, bad[i], ARENA, 0), EINVAL);
+		BAD_OPEN(sma_open_id(sma_shmid(a), bad[i]), EINVAL);
+	}
+	assert_int_equal(t_ipc_count(), made);
+	assert_int_equal(t_stats(a).nattch, 1);
 	t_destroy(a);
+}
+
+static void test_create_with_a_size_below_the_minimum_fails_with_einval(void **state)
+{
+	const char *p = t_path("small");
+	int made = t_ipc_count();
+	sma_t *a;
+
+	BAD_OPEN(sma_open_key(IPC_PRIVATE, SMA_CREATE, 0, 0), EINVAL);
+	BAD_OPEN(sma_open_key(IPC_PRIVATE, SMA_CREATE, 1, 0), EINVAL);
+	BAD_OPEN(sma_open_key(IPC_PRIVATE, SMA_CREATE, SMA_MIN_SIZE - 1, 0), EINVAL);
+	BAD_OPEN(sma_open(p, SMA_CREATE, SMA_MIN_SIZE - 1, 0), EINVAL);
+	BAD_OPEN(sma_open(p, SMA_CREATE, 0, 0), EINVAL);
+	/* and nothing was left behind */
+	assert_int_equal(t_ipc_count(), made);
+
+	/* The minimum itself is enough. */
+	a = OPEN_OK(sma_open_key(IPC_PRIVATE, SMA_CREATE, SMA_MIN_SIZE, 0));
+	assert_true(t_stats(a).size >= SMA_MIN_SIZE);
+	t_destroy(a);
+}
+
+static void test_create_excl_with_a_size_below_the_minimum_fails_with_einval_before_anything_else(
+	void **state)
+{
+	const char *p = t_path("excl-small");
+	const char *q = t_path("excl-small-missing");
+	sma_t *a = OPEN_OK(sma_open(p, SMA_CREATE, ARENA, 0));
+	int made = t_ipc_count();
+
+	/* The arena exists, yet the size is checked first. */
+	BAD_OPEN(sma_open(p, SMA_CREATE | SMA_EXCL, SMA_MIN_SIZE - 1, 0), EINVAL);
+	BAD_OPEN(sma_open(p, SMA_CREATE | SMA_EXCL, 0, 0), EINVAL);
+	BAD_OPEN(sma_open_key(sma_key(a), SMA_CREATE | SMA_EXCL, 16, 0), EINVAL);
+	BAD_OPEN(sma_open_key(IPC_PRIVATE, SMA_CREATE | SMA_EXCL, 16, 0), EINVAL);
+	/* Nothing was made for a missing path. */
+	BAD_OPEN(sma_open(q, SMA_CREATE | SMA_EXCL, 4096, 0), EINVAL);
+	assert_false(t_path_exists(q));
+	assert_int_equal(t_ipc_count(), made);
+	assert_int_equal(t_stats(a).nattch, 1);
+	t_destroy(a);
+}
+
+static void test_create_larger_than_the_system_allows_fails_with_einval(void **state)
+{
+	const char *p = t_path("huge");
+	unsigned long long shmmax = 0;
+	FILE *f = fopen("/proc/sys/kernel/shmmax", "r");
+	int made = t_ipc_count();
+
+	BAD_OPEN(sma_open_key(IPC_PRIVATE, SMA_CREATE, SIZE_MAX, 0), EINVAL);
+	BAD_OPEN(sma_open_key(IPC_PRIVATE, SMA_CREATE, SIZE_MAX - 4095, 0), EINVAL);
+	BAD_OPEN(sma_open(p, SMA_CREATE, SIZE_MAX, 0), EINVAL);
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%llu", &shmmax), 1);
+	fclose(f);
+	if (shmmax < SIZE_MAX - 2 * t_page_size())
+		BAD_OPEN(sma_open_key(IPC_PRIVATE, SMA_CREATE, (size_t)shmmax + 1, 0),
+				  EINVAL);
+	assert_int_equal(t_ipc_count(), made);
 }
 
 /* ---- a full arena ------------------------------------------------------------------ */
@@ -775,213 +223,6 @@ static void test_a_full_arena_fails_with_enomem_and_loses_nothing(void **state)
 	assert_int_equal(st.live, 0);
 	assert_int_equal(st.free, st.heap_size);
 	assert_int_equal(st.largest_free, st.heap_size);
-	t_destroy(a);
-}
-
-/* ---- offsets that are not live objects -------------------------------------------- */
-
-struct visit {
-	sma_off_t off;
-	size_t size;
-	int in_use;
-};
-
-struct visits {
-	struct visit v[2048];
-	size_t n;
-};
-
-static int record_visit(sma_off_t off, size_t size, int in_use, void *arg)
-{
-	struct visits *vs = arg;
-
-	if (vs->n < 2048)
-		vs->v[vs->n++] = (struct visit){off, size, in_use};
-	return 0;
-}
-
-static void add(sma_off_t *list, size_t *n, size_t cap, sma_off_t off)
-{
-	if (*n < cap)
-		list[(*n)++] = off;
-}
-
-/*
- * Offsets that name no live object: freed ones, interior, misaligned, out
- * of range, in the header and tables before the heap, and in the library's
- * own blocks (slab headers, caches, name records), which the walk does not
- * show: the gaps between its visits.
- */
-static size_t bad_offsets(sma_t *a, const struct population *p, const sma_off_t *freed,
-			  size_t nfreed, sma_off_t *list, size_t cap)
-{
-	static struct visits vs;
-	struct sma_stats st = t_stats(a);
-	size_t n = 0;
-	sma_off_t first;
-
-	for (size_t i = 0; i < nfreed; i++)
-		add(list, &n, cap, freed[i]);
-	add(list, &n, cap, p->small + 16);
-	add(list, &n, cap, p->small + 48);
-	add(list, &n, cap, p->medium + 16);
-	add(list, &n, cap, p->medium + 512);
-	add(list, &n, cap, p->large + 16);
-	add(list, &n, cap, p->large + 4096);
-	add(list, &n, cap, p->large + T_KIB(100));
-	add(list, &n, cap, p->named + 16);
-	add(list, &n, cap, p->small + 1);
-	add(list, &n, cap, p->small + 8);
-	add(list, &n, cap, p->medium + 3);
-	add(list, &n, cap, p->large + 15);
-	add(list, &n, cap, st.size);
-	add(list, &n, cap, st.size + 16);
-	add(list, &n, cap, st.size + 4096);
-	add(list, &n, cap, (sma_off_t)st.size * 2);
-	add(list, &n, cap, ((sma_off_t)1 << 40) | p->small);
-	add(list, &n, cap, ((sma_off_t)1 << 40) | p->medium);
-	add(list, &n, cap, (sma_off_t)1 << 63);
-	add(list, &n, cap, UINT64_MAX & ~(sma_off_t)15);
-	vs.n = 0;
-	assert_int_equal(sma_walk(a, record_visit, &vs), 0);
-	assert_true(vs.n > 0);
-	first = vs.v[0].off;
-	/* The header and the tables before the heap. */
-	for (sma_off_t off = 16; off + 16 < first; off = off < 4096 ? off * 2 : off + 4096)
-		add(list, &n, cap, off);
-	add(list, &n, cap, first - 16);
-	/* The library's blocks between the visits (a heap visit ends 8 bytes
-	 * before the next block's payload: its header). */
-	for (size_t i = 1; i < vs.n; i++) {
-		sma_off_t end = vs.v[i - 1].off + vs.v[i - 1].size;
-		sma_off_t start = (end + 8 + 15) & ~(sma_off_t)15;
-		if (vs.v[i].off <= start)
-			continue;
-		for (sma_off_t off = start; off < vs.v[i].off; off += off - start < 256 ? 16 : 4096)
-			add(list, &n, cap, off);
-	}
-	/* Free memory in the walk is not an object either. */
-	for (size_t i = 0, k = 0; i < vs.n && k < 8; i++)
-		if (!vs.v[i].in_use) {
-			add(list, &n, cap, vs.v[i].off);
-			k++;
-		}
-	return n;
-}
-
-/* Tries every bad offset with sma_free, sma_realloc and sma_usable_size;
- * returns the number of wrong answers (printed). */
-static int try_bad_offsets(sma_t *a, const sma_off_t *list, size_t n, const char *who)
-{
-	int wrong = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		sma_off_t off = list[i], r;
-		size_t u;
-		int rc;
-
-		errno = 0;
-		rc = sma_free(a, off);
-		if (rc != -1 || errno != EINVAL) {
-			fprintf(stderr, "%s: sma_free(%#llx) returned %d, errno %d (%s); expected EINVAL\n",
-				who, (unsigned long long)off, rc, errno, strerror(errno));
-			wrong++;
-		}
-		errno = 0;
-		r = sma_realloc(a, off, 100);
-		if (r != SMA_NULL || errno != EINVAL) {
-			fprintf(stderr, "%s: sma_realloc(%#llx, 100) returned %#llx, errno %d (%s); "
-				"expected EINVAL\n", who, (unsigned long long)off,
-				(unsigned long long)r, errno, strerror(errno));
-			wrong++;
-		}
-		errno = 0;
-		u = sma_usable_size(a, off);
-		if (u != 0 || errno != EINVAL) {
-			fprintf(stderr, "%s: sma_usable_size(%#llx) returned %zu, errno %d (%s); "
-				"expected EINVAL\n", who, (unsigned long long)off, u, errno,
-				strerror(errno));
-			wrong++;
-		}
-	}
-	return wrong;
-}
-
-struct child_offsets {
-	sma_t *a;
-	const sma_off_t *list;
-	size_t n;
-};
-
-static int bad_offsets_in_a_new_process(void *arg)
-{
-	struct child_offsets *c = arg;
-
-	alarm(60);
-	return try_bad_offsets(c->a, c->list, c->n, "a new process") ? 1 : 0;
-}
-
-static void test_offsets_that_are_not_live_objects_fail_with_einval_and_change_nothing(
-	void **state)
-{
-	static sma_off_t list[1024];
-	sma_t *a = t_open_private(ARENA);
-	struct population pop;
-	struct digest before;
-	sma_off_t freed[6];
-	struct child_offsets c;
-	size_t n;
-	int wrong;
-
-	(void)state;
-	populate(a, &pop);
-	/* Freed objects: in this thread's cache, flushed back, and large. */
-	freed[0] = t_alloc_ok(a, 64);
-	freed[1] = t_alloc_ok(a, 1000);
-	freed[2] = t_alloc_ok(a, T_KIB(100));
-	freed[3] = t_alloc_ok(a, 48);
-	freed[4] = t_alloc_ok(a, 2000);
-	for (int i = 0; i < 5; i++)
-		assert_int_equal(sma_free(a, freed[i]), 0);
-	assert_int_equal(sma_flush(a), 0);
-	freed[3] = t_alloc_ok(a, 48); /* a warm cache again, with freed[5] in it */
-	freed[5] = t_alloc_ok(a, 48);
-	assert_int_equal(sma_free(a, freed[5]), 0);
-	assert_int_equal(sma_free(a, freed[3]), 0);
-	n = bad_offsets(a, &pop, freed, 6, list, 1024);
-	before = digest_of(a);
-
-	wrong = try_bad_offsets(a, list, n, "this process");
-	n_bad += 3 * (long)n;
-	if (wrong)
-		fail_msg("%d of %zu answers to bad offsets were wrong (listed above)", wrong, 3 * n);
-	assert_unchanged(a, &before, "bad offsets");
-
-	/* The same from a process with no cache of its own. */
-	c = (struct child_offsets){a, list, n};
-	t_wait_ok(t_fork(bad_offsets_in_a_new_process, &c));
-	n_bad += 3 * (long)n;
-	assert_unchanged(a, &before, "bad offsets from another process");
-
-	/* SMA_NULL: free does nothing; usable_size fails. */
-	assert_int_equal(sma_free(a, SMA_NULL), 0);
-	errno = 0;
-	assert_int_equal(sma_usable_size(a, SMA_NULL), 0);
-	assert_int_equal(errno, EINVAL);
-	n_bad += 2;
-
-	/* A named object is freed by name only. */
-	BAD_INT(sma_free(a, pop.named), EBUSY);
-	n_bad++; /* the realloc below */
-	errno = 0;
-	if (sma_realloc(a, pop.named, 5000) != SMA_NULL || (errno != EBUSY && errno != EINVAL))
-		fail_msg("sma_realloc of a named object: errno %d (%s); expected EBUSY or EINVAL",
-			 errno, strerror(errno));
-	assert_true(sma_usable_size(a, pop.named) >= 300);
-	assert_unchanged(a, &before, "frees of a named object");
-	printf("# %zu offsets that are not live objects, each tried with sma_free, sma_realloc "
-	       "and sma_usable_size, from two processes\n", n);
-	free_all(a);
 	t_destroy(a);
 }
 
@@ -1173,70 +414,19 @@ static void test_close_and_destroy_after_the_semaphore_set_was_removed_clean_up(
 	assert_false(t_sem_exists(semid));
 }
 
-/* ---- modes -------------------------------------------------------------------------------------- */
-
-static void assert_modes(sma_t *a, mode_t want)
-{
-	struct shmid_ds shm;
-	struct semid_ds sem;
-	union semun u = {.buf = &sem};
-
-	assert_int_equal(shmctl(sma_shmid(a), IPC_STAT, &shm), 0);
-	assert_int_equal(semctl(sma_semid(a), 0, IPC_STAT, u), 0);
-	if ((shm.shm_perm.mode & 0777) != want || (sem.sem_perm.mode & 0777) != want)
-		fail_msg("asked %04o: the segment got %04o, the semaphore set %04o", (unsigned)want,
-			 shm.shm_perm.mode & 0777, sem.sem_perm.mode & 0777);
-}
-
-static void test_segments_and_semaphore_sets_get_exactly_the_mode_asked(void **state)
-{
-	static const mode_t modes[] = {0, 0600, 0640, 0644, 0660, 0604, 0666};
-	mode_t old = umask(077);
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-		mode_t want = modes[i] ? modes[i] : 0600;
-		const char *p = t_path("mode");
-		sma_t *a = sma_open_key(IPC_PRIVATE, SMA_CREATE, ARENA, modes[i]);
-		sma_t *b = a ? sma_open(p, SMA_CREATE, ARENA, modes[i]) : NULL;
-		struct stat st;
-
-		if (!a || !b) {
-			umask(old);
-			fail_msg("creating arenas of mode %04o: %s", (unsigned)modes[i], strerror(errno));
-		}
-		t_track(a);
-		t_track(b);
-		assert_modes(a, want);
-		assert_modes(b, want);
-		/* The path's file is made as open(2) would: less the umask. */
-		assert_int_equal(stat(p, &st), 0);
-		assert_int_equal(st.st_mode & 0777, want & ~(mode_t)077);
-		t_destroy(a);
-		t_destroy(b);
-	}
-	umask(old);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T_TEST(test_a_segment_whose_magic_is_wrong_is_refused_with_eproto_and_left_untouched),
-		T_TEST(test_a_segment_too_small_for_an_arena_is_refused_with_eproto),
-		T_TEST(test_an_arena_whose_magic_is_scribbled_is_refused_with_eproto_and_left_untouched),
-		T_TEST(test_an_arena_of_another_layout_version_is_refused_with_eproto_and_left_untouched),
-		cmocka_unit_test_setup_teardown(
-			test_an_arena_made_for_another_path_with_the_same_key_is_refused_with_eproto,
-			t_test_setup, remove_collide_dir),
-		T_TEST(test_a_caller_without_permission_fails_with_eacces_and_changes_nothing),
-		T_TEST(test_a_read_only_handle_refuses_every_change_with_erofs_and_changes_nothing),
+		T_TEST(test_open_of_a_null_path_fails_with_einval),
+		T_TEST(test_open_with_unknown_flags_fails_with_einval_and_creates_nothing),
+		T_TEST(test_create_with_a_size_below_the_minimum_fails_with_einval),
+		T_TEST(test_create_excl_with_a_size_below_the_minimum_fails_with_einval_before_anything_else),
+		T_TEST(test_create_larger_than_the_system_allows_fails_with_einval),
 		T_TEST(test_a_full_arena_fails_with_enomem_and_loses_nothing),
 		T_TEST(test_when_sma_alloc_fails_with_enomem_largest_free_is_below_the_size_asked),
-		T_TEST(test_offsets_that_are_not_live_objects_fail_with_einval_and_change_nothing),
 		T_TEST(test_named_calls_with_null_empty_or_too_long_names_fail_and_change_nothing),
 		T_TEST(test_a_removed_semaphore_set_is_replaced_and_no_call_fails),
 		T_TEST(test_close_and_destroy_after_the_semaphore_set_was_removed_clean_up),
-		T_TEST(test_segments_and_semaphore_sets_get_exactly_the_mode_asked),
 	};
 	int rc = T_RUN_GROUP(tests);
 
