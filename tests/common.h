@@ -235,6 +235,9 @@ void t_walk(sma_t *a, struct t_walk *w);
 
 /* sma_stats, asserted 0. */
 struct sma_stats t_stats(sma_t *a);
+/* shm_nattch of a, asked again for a while when it is above want (others'
+ * brief attachments); the count. */
+uint32_t t_nattch(sma_t *a, uint32_t want);
 /* The handle a successful open returned, tracked; on failure the test
  * fails naming the call (OPEN_OK). */
 sma_t *t_open_ok(sma_t *a, const char *call);

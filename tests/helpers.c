@@ -312,6 +312,19 @@ struct sma_stats t_stats(sma_t *a)
 	return st;
 }
 
+uint32_t t_nattch(sma_t *a, uint32_t want)
+{
+	uint32_t n = t_stats(a).nattch;
+
+	/* Another test's sma ls attaches every arena for an instant: more
+	 * attachments than expected are asked again for a second. */
+	for (int i = 0; i < 50 && n > want; i++) {
+		usleep(20 * 1000);
+		n = t_stats(a).nattch;
+	}
+	return n;
+}
+
 size_t t_page_size(void)
 {
 	return (size_t)sysconf(_SC_PAGESIZE);

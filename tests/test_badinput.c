@@ -52,7 +52,7 @@ static void test_open_with_unknown_flags_fails_with_einval_and_creates_nothing(v
 		BAD_OPEN(sma_open_id(sma_shmid(a), bad[i]), EINVAL);
 	}
 	assert_int_equal(t_ipc_count(), made);
-	assert_int_equal(t_stats(a).nattch, 1);
+	assert_int_equal(t_nattch(a, 1), 1);
 	t_destroy(a);
 }
 
@@ -93,7 +93,7 @@ static void test_create_excl_with_a_size_below_the_minimum_fails_with_einval_bef
 	BAD_OPEN(sma_open(q, SMA_CREATE | SMA_EXCL, 4096, 0), EINVAL);
 	assert_false(t_path_exists(q));
 	assert_int_equal(t_ipc_count(), made);
-	assert_int_equal(t_stats(a).nattch, 1);
+	assert_int_equal(t_nattch(a, 1), 1);
 	t_destroy(a);
 }
 

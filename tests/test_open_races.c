@@ -78,7 +78,7 @@ static void test_eight_processes_creating_one_new_path_at_once_share_one_arena_m
 		st = t_stats(a);
 		assert_int_equal(st.live, RACERS);
 		assert_int_equal(st.allocs, RACERS);
-		assert_int_equal(st.nattch, 1);
+		assert_int_equal(t_nattch(a, 1), 1);
 		for (int i = 0; i < RACERS; i++) {
 			pid_t owner;
 			assert_int_equal(rep[i].shmid, sma_shmid(a));

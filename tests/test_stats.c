@@ -36,7 +36,7 @@ static void test_a_fresh_arena_has_all_its_heap_free_in_one_piece(void **state)
 		assert_int_equal(st.live, 0);
 		assert_int_equal(st.allocs, 0);
 		assert_int_equal(st.frees, 0);
-		assert_int_equal(st.nattch, 1);
+		assert_int_equal(t_nattch(a, 1), 1);
 		t_walk(a, &w);
 		assert_int_equal(w.n_used, 0);
 		/* The largest free piece is one object. */
