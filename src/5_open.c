@@ -236,6 +236,17 @@ struct opening {
 	struct shmid_ds ds;	/* the segment as it was before we attached */
 };
 
+/* For a read-only attachment, which cannot take the init lock (a store):
+ * 1 when a marked header is not ready and nobody holds its init lock, or
+ * its holder died (glibc's robust mutex word: the holder's tid, and
+ * FUTEX_OWNER_DIED once the kernel found it dead). */
+static int nobody_initialises(const struct sma_header *h, uint64_t magic)
+{
+	int word = __atomic_load_n((const int *)&h->init_lock, __ATOMIC_ACQUIRE);
+	return magic == SMA_MAGIC && (word == 0 || (word & 0x40000000)) &&
+	       atomic_load_explicit(&((struct sma_header *)h)->init, memory_order_acquire) != INIT_READY;
+}
+
 /*
  * Waits for the segment to be a ready arena, initialising it when this
  * call may (the top comment), and checks it.  0, or -1 with errno.
@@ -262,42 +273,49 @@ static int settle(struct sma *a, struct opening *o)
 			errno = EPROTO; /* an image does not finish initialising */
 			return -1;
 		}
-		int dead = 0;
-		if (magic == 0 && !ours && h->init_lock.__data.__kind == 0)
-			/* All zero: a creator killed before it began leaves
-			 * this; take it only when that creator is gone and
-			 * nobody else was here. */
-			ours = o->create && o->ds.shm_nattch == 0 && creator_gone(&o->ds);
-		if (magic == SMA_MAGIC || ours || h->init_lock.__data.__kind != 0) {
-			if (sma__init_lock_ready(&h->init_lock) < 0) {
-				errno = EPROTO;
+		if (a->flags & SMA_RDONLY) {
+			if (nobody_initialises(h, magic)) {
+				errno = EPROTO; /* left half-initialised by a dead creator */
 				return -1;
 			}
-			int r = o->made ? sma__mutex_lock_sliced(&h->init_lock) : pthread_mutex_trylock(&h->init_lock);
-			if (r == EOWNERDEAD) {
-				pthread_mutex_consistent(&h->init_lock);
-				dead = 1;
-			} else if (r != 0 && r != EBUSY) {
-				errno = EPROTO;
-				return -1;
-			}
-			if (r != EBUSY) {
-				/* G4: nobody initialises but us now. */
-				int ready = atomic_load(&h->magic) == SMA_MAGIC && atomic_load(&h->init) == INIT_READY;
-				int rc = 0;
-				if (!ready && (o->create || o->made))
-					rc = initialise(a, o->key, o->mode, o->dev, o->ino);
-				int e = errno;
-				pthread_mutex_unlock(&h->init_lock);
-				errno = e;
-				if (rc < 0)
-					return -1;
-				if (ready || o->create || o->made)
-					break;
-				if (dead || atomic_load(&h->magic) == SMA_MAGIC) {
-					/* Begun by a process that is gone. */
+		} else {
+			int dead = 0;
+			if (magic == 0 && !ours && h->init_lock.__data.__kind == 0)
+				/* All zero: a creator killed before it began leaves
+				 * this; take it only when that creator is gone and
+				 * nobody else was here. */
+				ours = o->create && o->ds.shm_nattch == 0 && creator_gone(&o->ds);
+			if (magic == SMA_MAGIC || ours || h->init_lock.__data.__kind != 0) {
+				if (sma__init_lock_ready(&h->init_lock) < 0) {
 					errno = EPROTO;
 					return -1;
+				}
+				int r = o->made ? sma__mutex_lock_sliced(&h->init_lock) : pthread_mutex_trylock(&h->init_lock);
+				if (r == EOWNERDEAD) {
+					pthread_mutex_consistent(&h->init_lock);
+					dead = 1;
+				} else if (r != 0 && r != EBUSY) {
+					errno = EPROTO;
+					return -1;
+				}
+				if (r != EBUSY) {
+					/* G4: nobody initialises but us now. */
+					int ready = atomic_load(&h->magic) == SMA_MAGIC && atomic_load(&h->init) == INIT_READY;
+					int rc = 0;
+					if (!ready && (o->create || o->made))
+						rc = initialise(a, o->key, o->mode, o->dev, o->ino);
+					int e = errno;
+					pthread_mutex_unlock(&h->init_lock);
+					errno = e;
+					if (rc < 0)
+						return -1;
+					if (ready || o->create || o->made)
+						break;
+					if (dead || atomic_load(&h->magic) == SMA_MAGIC) {
+						/* Begun by a process that is gone. */
+						errno = EPROTO;
+						return -1;
+					}
 				}
 			}
 		}

@@ -662,6 +662,34 @@ static void test_segments_and_semaphore_sets_get_exactly_the_mode_asked(void **s
 	}
 }
 
+/* A marked header that is not ready and whose init lock nobody holds is
+ * what a creator that died in the middle leaves: a read-only open cannot
+ * take the init lock (it is a store into a read-only attachment) and must
+ * say EPROTO, not fault.  The copy of a real arena has its init word (the
+ * u32 after the layout word, bytes 12..15 of the header) cleared. */
+static void test_a_read_only_open_of_a_half_initialised_arena_fails_with_eproto_without_a_store(void **state)
+{
+	sma_t *a = t_open_private(SMA_MIN_SIZE);
+	int id = shmget(IPC_PRIVATE, SMA_MIN_SIZE, IPC_CREAT | 0600);
+	unsigned char *src, *dst;
+
+	(void)state;
+	assert_true(id >= 0);
+	t_track_shmid(id);
+	src = shmat(sma_shmid(a), NULL, SHM_RDONLY);
+	dst = shmat(id, NULL, 0);
+	assert_true(src != (void *)-1 && dst != (void *)-1);
+	memcpy(dst, src, SMA_MIN_SIZE);
+	memset(dst + 12, 0, 4);
+	shmdt(src);
+	shmdt(dst);
+	errno = 0;
+	assert_null(sma_open_id(id, SMA_RDONLY));
+	assert_int_equal(errno, EPROTO);
+	assert_int_equal(shmctl(id, IPC_RMID, NULL), 0);
+	t_destroy(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -677,6 +705,7 @@ int main(void)
 		T_TEST(test_a_reader_with_read_permission_only_opens_read_only_and_inspects),
 		T_TEST(test_a_read_only_handle_refuses_every_change_with_erofs_and_changes_nothing),
 		T_TEST(test_segments_and_semaphore_sets_get_exactly_the_mode_asked),
+		T_TEST(test_a_read_only_open_of_a_half_initialised_arena_fails_with_eproto_without_a_store),
 	};
 	int rc = T_RUN_GROUP(tests);
 
