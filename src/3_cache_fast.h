@@ -38,8 +38,8 @@ static inline uint64_t pop(struct sma *a, struct slot *s, struct cache_block *c,
 	uint32_t n = LOAD(c->count[cls]);
 	uint64_t e = c->entry[a->cbase[cls] + n - 1];
 	uint64_t x = entry_off(e);
-	s->inf_ctr = LOAD(s->allocs);
-	s->inf_used = LOAD(s->used);
+	STORE(s->inf_ctr, LOAD(s->allocs));
+	STORE(s->inf_used, LOAD(s->used));
 	atomic_store_explicit(&s->inf, x | INF_POP, memory_order_release);
 	STEP();
 	STORE(c->count[cls], n - 1);
@@ -127,8 +127,8 @@ static inline int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uin
 			return -1;
 		n = LOAD(c->count[cls]);
 	}
-	s->inf_ctr = LOAD(s->frees);
-	s->inf_used = LOAD(s->used);
+	STORE(s->inf_ctr, LOAD(s->frees));
+	STORE(s->inf_used, LOAD(s->used));
 	atomic_store_explicit(&s->inf, off | INF_PUSH, memory_order_release);
 	STEP();
 	uint64_t old = atomic_fetch_and_explicit(lr.word, ~lr.bit, memory_order_acq_rel) & lr.bit;

@@ -73,14 +73,14 @@ void sma__settle_inflight(const struct sma *a, const struct slot *s, const struc
 	if (n > a->ccap[cls])
 		n = 0;
 	const uint64_t *e = &c->entry[a->cbase[cls]];
-	int at_top = n > 0 && entry_off(e[n - 1]) == x;
+	int at_top = n > 0 && entry_off(LOAD(e[n - 1])) == x;
 	out->obj = x;
 	out->cls = cls;
 	if (kind == INF_POP) {
 		if (live) {
 			/* Handed out: count it where the thread did not. */
-			out->d_allocs = LOAD(s->allocs) == s->inf_ctr;
-			out->d_used = LOAD(s->used) == s->inf_used ? usable : 0;
+			out->d_allocs = LOAD(s->allocs) == LOAD(s->inf_ctr);
+			out->d_used = LOAD(s->used) == LOAD(s->inf_used) ? usable : 0;
 		} else if (!at_top && n < a->ccap[cls]) {
 			out->to_cache = 1;
 		}
@@ -88,8 +88,8 @@ void sma__settle_inflight(const struct sma *a, const struct slot *s, const struc
 		/* Its live bit is clear: the free happened. */
 		if (!at_top && n < a->ccap[cls])
 			out->to_cache = 1;
-		out->d_frees = LOAD(s->frees) == s->inf_ctr;
-		out->d_used = LOAD(s->used) == s->inf_used ? (uint64_t)0 - usable : 0;
+		out->d_frees = LOAD(s->frees) == LOAD(s->inf_ctr);
+		out->d_used = LOAD(s->used) == LOAD(s->inf_used) ? (uint64_t)0 - usable : 0;
 	}
 	if (out->to_cache)
 		out->entry = cls < NSMALL ? x : entry_make(x, usable);
