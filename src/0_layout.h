@@ -552,9 +552,13 @@ static inline int hw_tag_ok(uint64_t b, uint64_t w)
  * lists, whatever a scribbled counter says. */
 /* More blocks than the segments this handle has attached can hold: a
  * bound for every walk of a chain. */
+static inline uint64_t mapped_bytes(const struct sma *a)
+{
+	return atomic_load_explicit(&((struct sma *)a)->mapped, memory_order_relaxed);
+}
 static inline uint64_t max_blocks(const struct sma *a)
 {
-	return (a->h->heap_end - a->h->heap_off + LOAD(((struct sma *)a)->mapped)) / MIN_BLOCK + 1;
+	return (a->h->heap_end - a->h->heap_off + mapped_bytes(a)) / MIN_BLOCK + 1;
 }
 
 /* The heap of off's segment: [*lo, *hi) with the sentinel at *hi; 0 when

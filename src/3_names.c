@@ -58,7 +58,7 @@ struct name_rec *sma__name_rec(const struct sma *a, uint64_t off)
  * MIN_REC bytes of heap), whatever the header's count says. */
 uint64_t sma__name_steps(const struct sma *a)
 {
-	uint64_t most = (a->h->heap_end - a->h->heap_off + LOAD(((struct sma *)a)->mapped)) / MIN_REC + 1;
+	uint64_t most = (a->h->heap_end - a->h->heap_off + mapped_bytes(a)) / MIN_REC + 1;
 	return a->h->named + 16 < most ? a->h->named + 16 : most;
 }
 
