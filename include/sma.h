@@ -118,6 +118,15 @@ SMA_API int sma_mutex_unlock(sma_mutex_t *m);
 
 /* ---- Inspecting --------------------------------------------------------- */
 
+/*
+ * The structs below end in reserved words that the library fills with
+ * zeros.  A later version puts new fields there, in place of as many
+ * reserved words, so that the size of each struct (and the offset of every
+ * field) never changes: a program built against this header keeps working
+ * with a newer library, and one built against a newer header reads 0 for
+ * what an older library does not know.  Never use reserved.
+ */
+
 struct sma_stats {
 	size_t size;	      /* bytes of the shared segment */
 	size_t heap_size;     /* bytes available to objects when empty */
@@ -128,6 +137,7 @@ struct sma_stats {
 	uint64_t allocs;      /* objects created by any call since creation */
 	uint64_t frees;	      /* objects released by any call since creation */
 	uint32_t nattch;      /* shm_nattch now: one per handle, fork copies too */
+	uint64_t reserved[7]; /* 0: room for later fields */
 };
 
 /*
@@ -186,6 +196,7 @@ struct sma_info {
 	uint32_t sets_replaced;	  /* sets made in place of removed ones */
 	uint32_t nsegs;		  /* segments, the first included */
 	size_t limit;		  /* growth limit, 0 = never grows */
+	uint64_t reserved[24];	  /* 0: room for later fields */
 };
 SMA_API int sma_info(sma_t *a, struct sma_info *info);
 
@@ -199,6 +210,7 @@ struct sma_class_stats {
 	uint64_t requests; /* allocations made in this class since creation */
 	uint64_t failures; /* of which failed for want of memory */
 	uint64_t cached;   /* objects of this class held in thread caches */
+	uint64_t reserved[8]; /* 0: room for later fields */
 };
 SMA_API int sma_class_stats(sma_t *a, unsigned cls,
 			    struct sma_class_stats *cs);
@@ -213,6 +225,7 @@ struct sma_slot_info {
 	size_t cached_bytes;  /* bytes held in its cache */
 	uint64_t allocs;      /* objects it allocated */
 	uint64_t frees;	      /* objects it freed */
+	uint64_t reserved[10]; /* 0: room for later fields */
 };
 SMA_API int sma_slots_each(sma_t *a,
 			   int (*fn)(const struct sma_slot_info *s, void *arg),
@@ -232,6 +245,7 @@ struct sma_ls_entry {
 	int destroyed;	   /* marked for removal */
 	size_t used;	   /* bytes in live objects */
 	uint64_t live;	   /* live objects */
+	uint64_t reserved[8]; /* 0: room for later fields */
 };
 /* Calls fn for every arena the caller may read and every orphaned
  * semaphore set; a non-zero return stops it and is returned. */

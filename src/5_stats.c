@@ -18,6 +18,16 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 
+/* The sizes the ABI keeps (sma.h: later fields take reserved words; the
+ * callers' structs are zero-filled whole, reserved included). */
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(struct sma_stats) == 128, "struct sma_stats keeps its size");
+_Static_assert(sizeof(struct sma_info) == 384, "struct sma_info keeps its size");
+_Static_assert(sizeof(struct sma_class_stats) == 128, "struct sma_class_stats keeps its size");
+_Static_assert(sizeof(struct sma_slot_info) == 128, "struct sma_slot_info keeps its size");
+_Static_assert(sizeof(struct sma_ls_entry) == 128, "struct sma_ls_entry keeps its size");
+#endif
+
 /* A field of every slot, summed: slot counters add up over every thread
  * that held the slot, so free slots count too. */
 uint64_t sma__slots_sum(const struct sma *a, size_t field)

@@ -11,7 +11,8 @@ if [ ! -f "$so" ] || ! command -v nm >/dev/null 2>&1; then
 fi
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
-nm -D --defined-only "$so" | awk '$2 == "T" { print $3 }' | sort -u >"$tmp/exported"
+# (names carry their version node, sma_alloc@@SMA_0.1: the name is before @)
+nm -D --defined-only "$so" | awk '$2 == "T" { sub(/@.*/, "", $3); print $3 }' | sort -u >"$tmp/exported"
 sed -n 's/^SMA_API [^(]*[ *]\(sma_[a-z_0-9]*\)(.*/\1/p' "$src/include/sma.h" | sort -u >"$tmp/declared"
 if cmp -s "$tmp/exported" "$tmp/declared"; then
 	echo "ok 1 - exported symbols match sma.h"
