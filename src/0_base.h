@@ -37,6 +37,9 @@
 #define SMA_DEBUG 0
 #endif
 #define HIDDEN __attribute__((visibility("hidden")))
+/* The halves of the fast paths: inlined even where called twice (a call
+ * there costs the caller its registers; measured in README, Speed). */
+#define FAST static inline __attribute__((always_inline))
 /* Thread-locals of the library: static TLS, reached without a call. */
 #define TLS _Thread_local __attribute__((tls_model("initial-exec")))
 

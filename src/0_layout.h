@@ -715,8 +715,7 @@ HIDDEN struct slab *sma__slab_of_slow(const struct sma *a, uint64_t off, unsigne
  * not the start of an object slot of a valid slab.  Reads only what it
  * has bounds-checked; takes no lock.  The first segment inline, the others
  * out of line (0_layout.c). */
-static inline __attribute__((always_inline)) struct slab *slab_of(const struct sma *a, uint64_t off,
-								  unsigned *idx)
+FAST struct slab *slab_of(const struct sma *a, uint64_t off, unsigned *idx)
 {
 	if (UNLIKELY(off > OFF_MASK))
 		return sma__slab_of_slow(a, off, idx);

@@ -20,7 +20,7 @@ static inline struct tref *sma__tref_take(struct sma *a)
 
 /* Marks a cached object live.  Its entry was checked when it entered the
  * cache, so the slab is found straight from the page map. */
-static inline void set_live(struct sma *a, uint64_t off, unsigned cls)
+FAST void set_live(struct sma *a, uint64_t off, unsigned cls)
 {
 	if (cls < NSMALL) {
 		uint64_t p = (uint64_t)(pm_load(a, off >> PAGE_SHIFT) & PM_VAL) << PAGE_SHIFT;
@@ -33,7 +33,7 @@ static inline void set_live(struct sma *a, uint64_t off, unsigned cls)
 	}
 }
 
-static inline uint64_t pop(struct sma *a, struct slot *s, struct cache_block *c, unsigned cls)
+FAST uint64_t pop(struct sma *a, struct slot *s, struct cache_block *c, unsigned cls)
 {
 	uint32_t n = LOAD(c->count[cls]);
 	uint64_t e = c->entry[a->cbase[cls] + n - 1];
@@ -114,7 +114,7 @@ static inline int sma__cache_alloc(struct sma *a, unsigned cls, size_t size, uin
  * (its class, its usable size, small or medium).  0; 1 when the caller
  * must take the locked path; -1 with EINVAL if it is not live.
  */
-static inline int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uint64_t usable, struct live_ref lr)
+FAST int sma__cache_free(struct sma *a, uint64_t off, unsigned cls, uint64_t usable, struct live_ref lr)
 {
 	struct tref *r = sma__tref_take(a);
 	if (!r)
