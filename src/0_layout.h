@@ -44,7 +44,7 @@
 #include "0_base.h"
 
 #define SMA_MAGIC 0x31414d5320414d53ULL /* "SMA SMA1" */
-#define SMA_LAYOUT 5u
+#define SMA_LAYOUT 6u
 
 #define PAGE 4096u	/* granule of the page map and of slabs */
 #define PAGE_SHIFT 12
@@ -153,8 +153,11 @@ struct slab {
 				       none (derived: a rebuild clears it) */
 	uint64_t next;		    /* next slab on the partial list, 0 = end */
 	uint64_t prev;		    /* previous slab on the partial list, 0 = head */
-	uint64_t free[SLAB_WORDS];  /* 1 = slot free in the slab */
+	/* The live bits share the first cache line with the fields every
+	 * free reads (magic, cls, nobj): for classes of 32 bytes and more
+	 * (at most 256 objects) a free touches one line of the header. */
 	_Atomic uint64_t live[SLAB_WORDS]; /* 1 = slot handed to a user */
+	uint64_t free[SLAB_WORDS];  /* 1 = slot free in the slab */
 };
 _Static_assert(sizeof(struct slab) <= SLAB_HDR, "slab header fits");
 
