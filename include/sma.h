@@ -169,7 +169,7 @@ SMA_API int sma_check_report(sma_t *a,
 struct sma_info {
 	int shmid;		  /* segment id */
 	key_t key;		  /* System V key, IPC_PRIVATE for private arenas */
-	int semid;		  /* id of the semaphore set of the arena lock */
+	int semid;		  /* id of the semaphore set (slot tokens) */
 	uint32_t layout_version;  /* layout of the segment */
 	int readonly;		  /* this handle is attached read-only */
 	int destroyed;		  /* marked for removal (sma_destroy, IPC_RMID) */
@@ -186,7 +186,8 @@ struct sma_info {
 	int64_t created;	  /* time of initialisation (seconds) */
 	pid_t lock_holder;	  /* pid holding the arena lock, 0 if none */
 	int lock_in_op;		  /* the holder is inside an operation */
-	uint64_t lock_ops;	  /* semaphore operations since creation */
+	uint64_t lock_ops;	  /* arena lock acquisitions since creation; one
+				     that did not wait made no system call */
 	uint64_t repairs;	  /* operations of dead holders repaired */
 	uint32_t nslots;	  /* process slots in the segment */
 	uint32_t slots_used;	  /* slots held now, by live or dead threads */
@@ -196,7 +197,13 @@ struct sma_info {
 	uint32_t sets_replaced;	  /* sets made in place of removed ones */
 	uint32_t nsegs;		  /* segments, the first included */
 	size_t limit;		  /* growth limit, 0 = never grows */
-	uint64_t reserved[24];	  /* 0: room for later fields */
+	uint64_t lock_waits;	  /* of lock_ops, those that had to wait (slept
+				     in the kernel) */
+	uint64_t sem_ops;	  /* System V semaphore system calls made on the
+				     arena's set since creation (slot tokens
+				     taken and given back, checks that the
+				     set is there) */
+	uint64_t reserved[22];	  /* 0: room for later fields */
 };
 SMA_API int sma_info(sma_t *a, struct sma_info *info);
 

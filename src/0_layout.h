@@ -384,8 +384,10 @@ struct sma_header {
 	uint64_t lock_seq;	   /* every acquisition, looks included: a
 				      reader without the lock knows by it
 				      that nobody held it meanwhile */
-	uint64_t lock_waits;	   /* of which had to wait for a holder */
-	uint64_t sem_ops;	   /* operations on the semaphore set */
+	uint64_t lock_waits;	   /* of which had to wait for a holder
+				      (slept in the kernel) */
+	uint64_t sem_ops;	   /* system calls on the semaphore set
+				      for the arena's users (1_sem.c) */
 	uint64_t repairs;	   /* dead holders' operations repaired */
 	uint8_t pad1[64];
 

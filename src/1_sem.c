@@ -25,6 +25,12 @@
  *       made for this arena; both change only under the arena lock.
  *   T2  a held slot whose set_gen equals header.set_gen has its token
  *       raised while its owner lives.
+ *
+ * header.sem_ops counts the system calls made on the arena's set for its
+ * users (a token raised or lowered, a look whether the set is still there,
+ * a token read to judge a slot, the making of the set and of one in place
+ * of a removed one), not the looks of inspecting calls (sma_info,
+ * sma_slots_each).
  */
 #include "1_sem.h"
 #include "0_proc.h"
@@ -37,6 +43,14 @@
 
 /* How many lock acquisitions pass between two looks at the set. */
 #define CHECK_EVERY 64
+
+/* n more system calls on the set for the arena's users (header.sem_ops);
+ * a read-only handle or a private copy cannot count them. */
+static void sem_counted(struct sma *a, unsigned n)
+{
+	if (!a->image && !(a->flags & SMA_RDONLY))
+		__atomic_fetch_add(&a->h->sem_ops, n, __ATOMIC_RELAXED);
+}
 
 /* Is semid the set of some arena?  (Looks at every segment the caller
  * can attach.) */
@@ -64,6 +78,7 @@ static int sem_in_use(int semid)
  * A new set of nsems semaphores for an arena of that key and mode: keyed
  * like the arena when the key is free (a set left by a destroyed arena
  * with that key is removed first), private otherwise.  Its id, or -1.
+ * The new set has seen SEM_MADE_CALLS system calls (semget, the mark).
  */
 int sma__sem_create(key_t key, mode_t mode, unsigned nsems)
 {
@@ -106,6 +121,7 @@ int sma__sem_gone(struct sma *a)
 	sma__sem_follow(a);
 	struct semid_ds ds;
 	union semun u = { .buf = &ds };
+	sem_counted(a, 1);
 	return semctl(a->semid, 0, IPC_STAT, u) < 0 && (errno == EINVAL || errno == EIDRM);
 }
 
@@ -119,7 +135,8 @@ void sma__sem_heal_locked(struct sma *a)
 		return; /* another holder made one already, or it is back */
 	int semid = sma__sem_create((key_t)h->key, (mode_t)h->mode, h->nsems);
 	if (semid < 0)
-		return; /* no set for now: tokens are not judged (T2 fallback) */
+		return;
+	sem_counted(a, SEM_MADE_CALLS); /* no set for now: tokens are not judged (T2 fallback) */
 	STORE(h->semid, semid);
 	STORE(h->set_gen, LOAD(h->set_gen) + 1);
 	BUMP(h->sets_replaced, 1);
@@ -146,9 +163,9 @@ static int token_op(struct sma *a, unsigned i, short delta)
 	/* IPC_NOWAIT: lowering a token that is already 0 (it was never
 	 * raised, or the set is new) must not wait for anyone. */
 	struct sembuf op = { SEM_TOKEN(i), delta, SEM_UNDO | IPC_NOWAIT };
-	BUMP(a->h->sem_ops, 1);
 	for (;;) {
 		sma__sem_follow(a);
+		sem_counted(a, 1);
 		if (semop(a->semid, &op, 1) == 0)
 			return 0;
 		if (errno == EINTR)
@@ -189,9 +206,9 @@ void sma__token_drop_locked(struct sma *a, unsigned i)
  * LIVE_FREE, LIVE_ALIVE or LIVE_DEAD for slot i.  The slot of a thread of
  * this process is alive; another's is judged by its token (T2), or, when
  * its token was raised in a set that is gone, by its pid where that means
- * something here.
+ * something here.  look: for an inspecting call (not in sem_ops).
  */
-int sma__slot_liveness(struct sma *a, unsigned i)
+static int liveness(struct sma *a, unsigned i, int look)
 {
 	const struct sma_header *h = a->h;
 	const struct slot *s = slot_at(a, i);
@@ -201,6 +218,8 @@ int sma__slot_liveness(struct sma *a, unsigned i)
 		return LIVE_ALIVE;
 	if (!a->image && LOAD(s->set_gen) == LOAD(h->set_gen)) {
 		sma__sem_follow(a);
+		if (!look)
+			sem_counted(a, 1);
 		int v = semctl(a->semid, SEM_TOKEN(i), GETVAL);
 		if (v >= 0)
 			return v > 0 ? LIVE_ALIVE : LIVE_DEAD;
@@ -214,6 +233,16 @@ int sma__slot_liveness(struct sma *a, unsigned i)
 	if (ns && ns == sma__self_pidns() && sma__proc_gone(LOAD(s->pid), LOAD(s->start)))
 		return LIVE_DEAD;
 	return LIVE_ALIVE;
+}
+
+int sma__slot_liveness(struct sma *a, unsigned i)
+{
+	return liveness(a, i, 0);
+}
+
+int sma__slot_liveness_look(struct sma *a, unsigned i)
+{
+	return liveness(a, i, 1);
 }
 
 /* ---- peeking at segments ---------------------------------------------------- */

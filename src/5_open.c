@@ -153,6 +153,7 @@ static int initialise(struct sma *a, key_t key, mode_t mode, uint64_t dev, uint6
 	int semid = sma__sem_create(key, mode, h->nsems);
 	if (semid < 0)
 		return -1;
+	STORE(h->sem_ops, SEM_MADE_CALLS);
 	STORE(h->semid, semid);
 	a->semid = semid;
 	STEP();

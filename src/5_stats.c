@@ -172,6 +172,8 @@ int sma_info(sma_t *a, struct sma_info *in)
 	in->lock_holder = LOAD(h->lock_pid);
 	in->lock_in_op = LOAD(h->op.kind) != LOP_NONE;
 	in->lock_ops = LOAD(h->lock_ops);
+	in->lock_waits = LOAD(h->lock_waits);
+	in->sem_ops = LOAD(h->sem_ops);
 	in->repairs = LOAD(h->repairs);
 	in->sets_replaced = LOAD(h->sets_replaced);
 	in->nsegs = nsegs_of(a);
@@ -251,7 +253,7 @@ int sma_slots_each(sma_t *a, int (*fn)(const struct sma_slot_info *, void *), vo
 			.slot = i,
 			.pid = LOAD(((struct slot *)s)->pid),
 			.tid = LOAD(((struct slot *)s)->tid),
-			.alive = sma__slot_liveness(a, i) != LIVE_DEAD,
+			.alive = sma__slot_liveness_look(a, i) != LIVE_DEAD,
 			.cached_bytes = look.bytes,
 			.cached = look.objs,
 			.allocs = LOAD(((struct slot *)s)->allocs),

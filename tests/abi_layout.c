@@ -63,6 +63,8 @@ int main(void)
 	FIELD(sma_info, sets_replaced);
 	FIELD(sma_info, nsegs);
 	FIELD(sma_info, limit);
+	FIELD(sma_info, lock_waits);
+	FIELD(sma_info, sem_ops);
 	FIELD(sma_info, reserved);
 
 	STRUCT(sma_class_stats);

@@ -1,18 +1,22 @@
 /*
  * tests/test_stats.c -- inspection through the public API: the statistics
  * of a fresh arena and under random churn against the walk, the walk's
- * early stop, largest_free and used, sma_recover on a healthy arena, and
- * the checker on a smashed header.
+ * early stop, largest_free and used, sma_recover on a healthy arena, the
+ * lock and semaphore counters of sma_info, and the checker on a smashed
+ * header.
  */
 #define _GNU_SOURCE
 #include "common.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <time.h>
 
 #define ARENA T_MIB(4) /* bytes of most arenas here */
 
@@ -225,6 +229,110 @@ static void test_recover_on_a_healthy_arena_frees_no_live_object(void **state)
 	t_destroy(a);
 }
 
+/* ---- the counters of the lock and of the semaphore set ---------------------------------- */
+
+static struct sma_info info_of(sma_t *a)
+{
+	struct sma_info in;
+
+	assert_int_equal(sma_info(a, &in), 0);
+	return in;
+}
+
+struct hammer {
+	sma_t *a;
+	atomic_int *stop;
+	uint64_t rounds; /* 1 MiB allocations made and freed */
+	int failed;	 /* an allocation or a free failed */
+};
+
+/* Large objects (past every cache) until told to stop: each one takes
+ * the arena lock to allocate and again to free. */
+static void *hammer(void *arg)
+{
+	struct hammer *h = arg;
+
+	while (!atomic_load(h->stop)) {
+		sma_off_t off = sma_alloc(h->a, T_MIB(1));
+
+		if (!off || sma_free(h->a, off) != 0) {
+			h->failed = 1;
+			break;
+		}
+		h->rounds++;
+	}
+	return NULL;
+}
+
+static void test_two_threads_taking_the_lock_at_once_count_waits_among_lock_ops(void **state)
+{
+	sma_t *a = t_open_private(T_MIB(16));
+	struct sma_info in0 = info_of(a), in;
+	atomic_int stop = 0;
+	struct hammer h[2] = {{a, &stop, 0, 0}, {a, &stop, 0, 0}};
+	pthread_t th[2];
+	struct timespec nap = {0, 10 * 1000 * 1000};
+
+	assert_true(in0.lock_waits <= in0.lock_ops);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, hammer, &h[i]), 0);
+	/* Until one of them has had to wait for the other, 20 s at most. */
+	for (int n = 0; n < 2000; n++) {
+		in = info_of(a);
+		if (in.lock_waits > in0.lock_waits)
+			break;
+		nanosleep(&nap, NULL);
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	in = info_of(a);
+	assert_false(h[0].failed || h[1].failed);
+	assert_true(in.lock_waits > in0.lock_waits);
+	assert_true(in.lock_ops - in0.lock_ops >= h[0].rounds + h[1].rounds);
+	assert_true(in.lock_ops - in0.lock_ops >= in.lock_waits - in0.lock_waits);
+	assert_true(in.lock_ops >= in.lock_waits);
+	t_destroy(a);
+}
+
+struct newcomer {
+	sma_t *a;
+	uint64_t sem_ops; /* sma_info's sem_ops once it holds a slot */
+	int failed;
+};
+
+static void *newcomer(void *arg)
+{
+	struct newcomer *c = arg;
+	sma_off_t off = sma_alloc(c->a, 32);
+	struct sma_info in;
+
+	c->failed = !off || sma_info(c->a, &in) != 0 || sma_free(c->a, off) != 0;
+	c->sem_ops = in.sem_ops;
+	return NULL; /* gives its slot back as it exits */
+}
+
+static void test_a_thread_taking_and_giving_back_a_slot_makes_semaphore_calls(void **state)
+{
+	sma_t *a = t_open_private(ARENA);
+	struct sma_info in0 = info_of(a), in;
+	struct newcomer c = {a, 0, 0};
+	pthread_t th;
+
+	/* Making the set was counted. */
+	assert_true(in0.sem_ops >= 1);
+	assert_int_equal(pthread_create(&th, NULL, newcomer, &c), 0);
+	pthread_join(th, NULL);
+	assert_false(c.failed);
+	in = info_of(a);
+	/* Its token raised as it took its slot, lowered as it left. */
+	assert_true(c.sem_ops >= in0.sem_ops + 1);
+	assert_true(in.sem_ops >= c.sem_ops + 1);
+	/* Looking makes none. */
+	assert_int_equal(info_of(a).sem_ops, in.sem_ops);
+	t_destroy(a);
+}
+
 static void test_check_of_an_arena_whose_header_magic_is_smashed_fails_with_ebadmsg(void **state)
 {
 	sma_t *a = t_open_private(ARENA);
@@ -254,6 +362,8 @@ int main(void)
 		T_TEST(test_largest_free_is_one_object_sma_alloc_can_return_now),
 		T_TEST(test_used_is_the_sum_of_the_usable_sizes_of_live_objects),
 		T_TEST(test_recover_on_a_healthy_arena_frees_no_live_object),
+		T_TEST(test_two_threads_taking_the_lock_at_once_count_waits_among_lock_ops),
+		T_TEST(test_a_thread_taking_and_giving_back_a_slot_makes_semaphore_calls),
 		T_TEST(test_check_of_an_arena_whose_header_magic_is_smashed_fails_with_ebadmsg),
 	};
 	return T_RUN_GROUP(tests);

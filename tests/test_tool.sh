@@ -105,7 +105,7 @@ narrow() {
 utf8=$(locale -a 2>/dev/null | grep -i -m 1 '^c\.utf-\{0,1\}8$')
 [ -n "$utf8" ] || utf8=$(locale -a 2>/dev/null | grep -i -m 1 'utf-\{0,1\}8$')
 
-echo "1..54"
+echo "1..55"
 
 arena="$dir/arena"
 echo "$arena" >>"$made"
@@ -176,6 +176,22 @@ if [ "$rc" -eq 0 ] && json_valid "$dir/info0.json" &&
 else
 	not_ok "info --json of a new arena shows its shmid, key and size, and no process attached" \
 		"rc=$rc size=$size shmid=$shmid key=$key nattch=$nattch live=$live"
+fi
+
+# The lock's acquisitions and waits and the semaphore calls, in JSON and text.
+lops=$(jnum "$dir/info0.json" lock_ops)
+lwaits=$(jnum "$dir/info0.json" lock_waits)
+sops=$(jnum "$dir/info0.json" sem_ops)
+run info "$arena"
+if [ -n "$lops" ] && [ -n "$lwaits" ] && [ -n "$sops" ] &&
+	[ "$lwaits" -le "$lops" ] && [ "$sops" -ge 1 ] && [ "$rc" -eq 0 ] &&
+	grep -Eq '^lock taken +[0-9]+ times?, [0-9]+ of them after a wait' "$dir/out" &&
+	grep -Eq '^semaphore calls +[0-9]+ \(system calls on the set' "$dir/out"; then
+	ok "info shows the lock's acquisitions, how many waited, and the semaphore system calls"
+else
+	not_ok "info shows the lock's acquisitions, how many waited, and the semaphore system calls" \
+		"rc=$rc lock_ops=$lops lock_waits=$lwaits sem_ops=$sops"
+	sed 's/^/#   /' "$dir/out"
 fi
 
 # The times and the last pid are read before the tool attaches: the pid
@@ -502,7 +518,9 @@ import json, sys
 for l in open(sys.argv[1]).read().splitlines():
     d = json.loads(l)
     for k in ("used", "free", "largest_free", "live", "allocs_per_s",
-              "frees_per_s", "lock_ops_per_s", "repairs", "time", "interval"):
+              "frees_per_s", "lock_ops_per_s", "lock_waits_per_s",
+              "sem_ops_per_s", "lock_waits", "sem_ops", "repairs", "time",
+              "interval"):
         assert k in d, k
 ' "$dir/out" 2>"$dir/err" || good=0
 fi
@@ -902,5 +920,5 @@ else
 	not_ok "the test leaves no segment behind" "left:$left"
 fi
 
-[ "$n" -eq 54 ] || echo "# ran $n tests, planned 54"
+[ "$n" -eq 55 ] || echo "# ran $n tests, planned 55"
 [ "$failed" -eq 0 ]

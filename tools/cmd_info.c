@@ -156,6 +156,8 @@ static void info_json(const struct opts *o, const struct sma_info *in,
 	json_bool(&j, "in_op", in->lock_in_op);
 	json_end(&j);
 	json_u64(&j, "lock_ops", in->lock_ops);
+	json_u64(&j, "lock_waits", in->lock_waits);
+	json_u64(&j, "sem_ops", in->sem_ops);
 	json_u64(&j, "repairs", in->repairs);
 	json_u64(&j, "limit", in->limit);
 	json_arr(&j, "segments", 0);
@@ -287,7 +289,11 @@ static void info_text(const struct opts *o, const struct sma_info *in,
 		kv("lock", "held by pid %d, gone%s: the next locker repairs",
 		   (int)in->lock_holder,
 		   in->lock_in_op ? " (in an operation)" : "");
-	kv("lock operations", "%" PRIu64, in->lock_ops);
+	kv("lock taken", "%" PRIu64 " time%s, %" PRIu64 " of them after a wait "
+			 "(a sleep in the kernel)", in->lock_ops,
+	   in->lock_ops == 1 ? "" : "s", in->lock_waits);
+	kv("semaphore calls", "%" PRIu64 " (system calls on the set: slot tokens, "
+			      "checks)", in->sem_ops);
 	kv("repairs", "%" PRIu64 " (operations of dead holders repaired)",
 	   in->repairs);
 	kv("slots", "%" PRIu32 " of %" PRIu32 " in use", in->slots_used,

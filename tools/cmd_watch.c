@@ -2,10 +2,12 @@
  * cmd_watch.c -- sma stats --interval SECONDS [--count N]: the figures of
  * an arena as they move, one aligned line per interval under a header, like
  * vmstat: used, free and largest free (sma_stats), live objects, the
- * allocations, frees and semaphore operations of the interval per second
- * (sma_stats, sma_info), and the repairs of dead holders' operations so
- * far.  As vmstat's, the first line's rates are averages since the arena
- * was created.  With --json each line is one JSON object.
+ * allocations, frees and arena lock acquisitions of the interval per
+ * second (sma_stats, sma_info), and the repairs of dead holders' operations
+ * so far.  As vmstat's, the first line's rates are averages since the arena
+ * was created.  With --json each line is one JSON object, which also has
+ * the lock's waits and the semaphore system calls (the text line has no
+ * room for them in 80 columns).
  *
  * The arena stays attached read-only between lines, and no lock is taken.
  */
@@ -66,7 +68,7 @@ static void header(void)
 static void line(const struct opts *o, const struct sample *s,
 		 const struct sample *prev)
 {
-	uint64_t a0 = 0, f0 = 0, l0 = 0;
+	uint64_t a0 = 0, f0 = 0, l0 = 0, w0 = 0, s0 = 0;
 	double dt, ra, rf, rl;
 	char b1[32], b2[32], b3[32], r1[32], r2[32], r3[32];
 	struct json j;
@@ -76,6 +78,8 @@ static void line(const struct opts *o, const struct sample *s,
 		a0 = prev->st.allocs;
 		f0 = prev->st.frees;
 		l0 = prev->in.lock_ops;
+		w0 = prev->in.lock_waits;
+		s0 = prev->in.sem_ops;
 	} else {
 		dt = s->in.created > 0 ? s->wall - (double)s->in.created : 0;
 		if (dt < 1)
@@ -96,10 +100,15 @@ static void line(const struct opts *o, const struct sample *s,
 		json_u64(&j, "allocs", s->st.allocs);
 		json_u64(&j, "frees", s->st.frees);
 		json_u64(&j, "lock_ops", s->in.lock_ops);
+		json_u64(&j, "lock_waits", s->in.lock_waits);
+		json_u64(&j, "sem_ops", s->in.sem_ops);
 		json_u64(&j, "repairs", s->in.repairs);
 		json_dbl(&j, "allocs_per_s", ra);
 		json_dbl(&j, "frees_per_s", rf);
 		json_dbl(&j, "lock_ops_per_s", rl);
+		json_dbl(&j, "lock_waits_per_s",
+			 rate(s->in.lock_waits, w0, dt));
+		json_dbl(&j, "sem_ops_per_s", rate(s->in.sem_ops, s0, dt));
 		json_end(&j);
 		json_finish(&j);
 	} else {
