@@ -81,6 +81,13 @@ struct workload {
 	size_t limit;	      /* sma: the arena may grow to this (0: never) */
 };
 
+/* What an sma arena counted (sma_info), each -1 when not known. */
+struct sma_counts {
+	int64_t lock_ops;   /* arena lock acquisitions */
+	int64_t lock_waits; /* of which had to wait (slept in the kernel) */
+	int64_t sem_ops;    /* System V semaphore system calls on its set */
+};
+
 /* The outcome of one run, written by the measuring process to its parent. */
 struct run_result {
 	int ok;		    /* 1: the run completed and every check held */
@@ -89,8 +96,7 @@ struct run_result {
 	uint64_t allocs;    /* allocations attempted in the measured part */
 	uint64_t fails;	    /* of which failed */
 	uint64_t bad;	    /* objects found with a wrong pattern, failed frees */
-	int64_t sem_ops;    /* sma: semaphore operations in the measured part,
-			       -1 when not known */
+	struct sma_counts counts; /* sma: over the measured part */
 	char version[64];   /* the allocator's version, from a probe run */
 };
 
@@ -127,8 +133,8 @@ struct cell {
 	double median;	    /* of v, NAN when none completed */
 	uint64_t allocs;    /* allocations over all repetitions */
 	uint64_t fails;	    /* of which failed */
-	int64_t sem_ops;    /* sma: semaphore operations, -1 unknown */
-	uint64_t sem_allocs; /* allocations over which sem_ops were counted */
+	struct sma_counts counts; /* sma: summed over repetitions, -1 unknown */
+	uint64_t counted_allocs;  /* allocations over which counts were made */
 	char err[200];	    /* the first error, "" if none */
 };
 

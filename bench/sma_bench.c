@@ -455,9 +455,13 @@ static void record(struct cell *c, const struct run_result *r)
 	c->v[c->nok++] = r->value;
 	c->allocs += r->allocs;
 	c->fails += r->fails;
-	if (r->sem_ops >= 0) {
-		c->sem_ops = (c->sem_ops < 0 ? 0 : c->sem_ops) + r->sem_ops;
-		c->sem_allocs += r->allocs;
+	if (r->counts.lock_ops >= 0) {
+		if (c->counts.lock_ops < 0)
+			c->counts = (struct sma_counts){0, 0, 0};
+		c->counts.lock_ops += r->counts.lock_ops;
+		c->counts.lock_waits += r->counts.lock_waits;
+		c->counts.sem_ops += r->counts.sem_ops;
+		c->counted_allocs += r->allocs;
 	}
 }
 
@@ -555,7 +559,7 @@ int main(int argc, char **argv)
 
 	for (int wi = 0; wi < b.nw; wi++)
 		for (int a = 0; a < AL_COUNT; a++) {
-			b.cell[wi][a].sem_ops = -1;
+			b.cell[wi][a].counts = (struct sma_counts){-1, -1, -1};
 			b.cell[wi][a].median = NAN;
 			if (b.al[a].enabled && listed(opt.workloads, b.w[wi].id, 1) &&
 			    !(b.w[wi].shared_only && a <= AL_JEMALLOC))

@@ -180,14 +180,27 @@ static void *shared_alloc(size_t bytes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* Semaphore operations of an sma arena since its creation, -1 otherwise. */
-static int64_t sem_ops(const struct heap *h)
+/* What an sma arena counted since its creation; -1s for other heaps. */
+static struct sma_counts counts_now(const struct heap *h)
 {
 	struct sma_info info;
 
 	if (h->kind != HEAP_SMA || sma_info(h->sma, &info) != 0)
-		return -1;
-	return (int64_t)info.lock_ops;
+		return (struct sma_counts){-1, -1, -1};
+	return (struct sma_counts){(int64_t)info.lock_ops,
+				   (int64_t)info.lock_waits,
+				   (int64_t)info.sem_ops};
+}
+
+/* What was counted from c0 to c1. */
+static struct sma_counts counts_since(struct sma_counts c0,
+				      struct sma_counts c1)
+{
+	if (c0.lock_ops < 0 || c1.lock_ops < 0)
+		return (struct sma_counts){-1, -1, -1};
+	return (struct sma_counts){c1.lock_ops - c0.lock_ops,
+				   c1.lock_waits - c0.lock_waits,
+				   c1.sem_ops - c0.sem_ops};
 }
 
 static void fail(struct run_result *r, const char *fmt, const char *what)
@@ -304,7 +317,8 @@ static void run_churn(const struct heap *h, const struct workload *w,
 		      uint64_t seed, struct run_result *r)
 {
 	struct churn c;
-	int64_t t0, t1, ops0, ops1;
+	struct sma_counts c0, c1;
+	int64_t t0, t1;
 
 	if (churn_init(&c, w, seed) != 0) {
 		fail(r, "%s", "no memory for the slot array");
@@ -312,18 +326,18 @@ static void run_churn(const struct heap *h, const struct workload *w,
 	}
 	do_fill(h, &c);
 	c.fails = 0; /* count the measured part only */
-	ops0 = sem_ops(h);
+	c0 = counts_now(h);
 	t0 = now_ns();
 	do_steps(h, &c, w->steps);
 	t1 = now_ns();
-	ops1 = sem_ops(h);
+	c1 = counts_now(h);
 	do_verify(h, &c);
 
 	r->value = (double)(t1 - t0) / (double)w->steps;
 	r->allocs = c.allocs;
 	r->fails = c.fails;
 	r->bad = c.bad;
-	r->sem_ops = ops0 < 0 ? -1 : ops1 - ops0;
+	r->counts = counts_since(c0, c1);
 	churn_done(&c);
 }
 
@@ -553,7 +567,8 @@ static void run_pair(const struct heap *h, const struct workload *w,
 	struct worker wk[2] = {0};
 	struct job job[2];
 	int ready[2] = {-1, -1}, go[2] = {-1, -1};
-	int64_t t0, t_end, ops0, ops1;
+	struct sma_counts c0, c1;
+	int64_t t0, t_end;
 	char b;
 
 	if (!c || pipe(ready) != 0 || pipe(go) != 0) {
@@ -574,7 +589,7 @@ static void run_pair(const struct heap *h, const struct workload *w,
 			fail(r, "%s", "a worker died before the start");
 			goto out;
 		}
-	ops0 = sem_ops(h);
+	c0 = counts_now(h);
 	t0 = now_ns();
 	close(go[1]); /* EOF: every worker starts */
 	go[1] = -1;
@@ -584,7 +599,7 @@ static void run_pair(const struct heap *h, const struct workload *w,
 			wk[i].started = 0;
 		}
 	wk[0].started = wk[1].started = 0;
-	ops1 = sem_ops(h);
+	c1 = counts_now(h);
 	if (!r->ok)
 		goto out;
 	for (int i = 0; i < 2; i++)
@@ -596,7 +611,7 @@ static void run_pair(const struct heap *h, const struct workload *w,
 	r->allocs = c->allocs[0] + c->allocs[1];
 	r->fails = c->fails[0] + c->fails[1];
 	r->bad = c->bad[0] + c->bad[1];
-	r->sem_ops = ops0 < 0 ? -1 : ops1 - ops0;
+	r->counts = counts_since(c0, c1);
 	if (ring)
 		r->value = (double)(t_end - t0) / (double)w->steps;
 	else /* millions of steps per second, both processes together */
@@ -691,7 +706,7 @@ void run_workload(const struct heap *h, const struct workload *w,
 {
 	r->ok = 1;
 	r->err[0] = '\0';
-	r->sem_ops = -1;
+	r->counts = (struct sma_counts){-1, -1, -1};
 	switch (w->shape) {
 	case SHAPE_CHURN:
 		run_churn(h, w, seed, r);
