@@ -56,7 +56,7 @@ struct heap {
 
 enum shape {
 	SHAPE_CHURN, /* W1, W2, W6: one process frees a random slot, allocates */
-	SHAPE_PAIR,  /* W3: the churn loop in two processes at once */
+	SHAPE_PROCS, /* W3, W3-8: the churn loop in several processes at once */
 	SHAPE_RING,  /* W4: a producer allocates, a consumer frees */
 	SHAPE_FILL,  /* W5: allocate until the first failure */
 };
@@ -79,7 +79,10 @@ struct workload {
 	int higher_is_better; /* Msteps/s and fraction; ns figures are lower */
 	int shared_only;      /* only for allocators with a shared segment */
 	size_t limit;	      /* sma: the arena may grow to this (0: never) */
+	int procs;	      /* SHAPE_PROCS: processes (MAX_PROCS at most) */
 };
+
+#define MAX_PROCS 8 /* workers of one run */
 
 /* What an sma arena counted (sma_info), each -1 when not known. */
 struct sma_counts {
@@ -102,8 +105,8 @@ struct run_result {
 
 /*
  * Runs workload w on heap h with the given seed and fills r.  Called in a
- * process made for this one run: it may fork worker processes (W3, W4 on
- * shared heaps) or start threads (W4 on malloc, where a process cannot free
+ * process made for this one run: it may fork worker processes (W3, W3-8,
+ * W4 on shared heaps) or start threads (W4 on malloc, where a process cannot free
  * what another allocated).
  */
 void run_workload(const struct heap *h, const struct workload *w,
@@ -116,7 +119,7 @@ int64_t now_ns(void);
 
 enum { AL_GLIBC, AL_JEMALLOC, AL_SMA, AL_BOOST, AL_COUNT };
 
-#define MAX_WORKLOADS 8
+#define MAX_WORKLOADS 12
 #define MAX_REPS 101
 
 struct allocator {

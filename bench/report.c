@@ -50,6 +50,13 @@ static double fig(const struct bench *b, const char *id, int al)
 	return i < 0 ? NAN : b->cell[i][al].median;
 }
 
+/* W3-8 / W3 on allocator al: how the aggregate grows from two processes
+ * to eight.  NAN when either is missing. */
+static double scaling(const struct bench *b, int al)
+{
+	return fig(b, "W3-8", al) / fig(b, "W3", al);
+}
+
 /* One of a cell's sma counts (n) per 1000 allocations, NAN when not
  * counted. */
 static double per_1k(const struct cell *c, int64_t n)
@@ -120,6 +127,12 @@ static int targets(const struct bench *b, struct target *t)
 	snprintf(p->text, sizeof p->text,
 		 "sma %.2f Msteps/s >= 1.6 x sma W1 (%.2f) = %.2f", p->value,
 		 1e3 / w1, p->limit);
+	p = &t[n++];
+	*p = (struct target){"W3-8", "", scaling(b, AL_SMA),
+			     scaling(b, AL_JEMALLOC), 0, 0};
+	snprintf(p->text, sizeof p->text,
+		 "sma W3-8/W3 %.2f >= jemalloc W3-8/W3 %.2f", p->value,
+		 p->limit);
 	p = &t[n++];
 	*p = (struct target){"W4", "", fig(b, "W4", AL_SMA), 4 * w1, 1, 0};
 	snprintf(p->text, sizeof p->text,
@@ -227,14 +240,24 @@ void report_table(const struct bench *b)
 	}
 	printf("\nW1, W2, W6: ns per step (free a random slot, allocate"
 	       " its replacement, check and tag).\n"
-	       "W3: million steps per second of two processes together;"
-	       " sma and boost share\n    one arena, glibc and jemalloc"
-	       " have a heap per process.\n"
+	       "W3, W3-8: million steps per second of two (eight)"
+	       " processes together; sma and\n    boost share one arena,"
+	       " glibc and jemalloc have a heap per process.\n"
 	       "W4: ns per object allocated by one process and freed by"
 	       " another (glibc and\n    jemalloc: by another thread).\n"
 	       "W5: requested bytes / segment bytes at the first failed"
 	       " allocation.\n");
 
+	any = 0;
+	for (int a = 0; a < AL_COUNT; a++)
+		if (b->al[a].enabled && !isnan(scaling(b, a))) {
+			printf("%s %s %.2f", any ? "," : "\nW3-8 / W3, eight"
+			       " processes against two (aggregate):",
+			       b->al[a].name, scaling(b, a));
+			any = 1;
+		}
+	if (any)
+		printf("\n");
 	any = 0;
 	for (int i = 0; i < b->nw; i++) {
 		const struct cell *c = &b->cell[i][AL_SMA];
@@ -406,7 +429,15 @@ void report_json(const struct bench *b)
 		printf("}");
 		first = 0;
 	}
-	printf("\n  ],\n  \"targets\": [\n");
+	printf("\n  ],\n  \"w3_8_over_w3\": {");
+	first = 1;
+	for (int a = 0; a < AL_COUNT; a++)
+		if (b->al[a].enabled) {
+			printf("%s\"%s\": ", first ? "" : ", ", b->al[a].name);
+			json_num(scaling(b, a));
+			first = 0;
+		}
+	printf("},\n  \"targets\": [\n");
 	for (int k = 0; k < nt; k++) {
 		printf("    {\"id\": \"%s\", \"status\": \"%s\", \"value\": ",
 		       t[k].id, status(&t[k]));

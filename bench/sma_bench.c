@@ -74,21 +74,24 @@ static int workloads_init(struct workload *w, int quick)
 {
 	static const struct workload all[] = {
 		{"W1", "small churn, 10k live", "ns/step", SHAPE_CHURN,
-		 DIST_SMALL, 10000, 3000000, 64 * MIB, 0, 0, 0},
+		 DIST_SMALL, 10000, 3000000, 64 * MIB, 0, 0, 0, 0},
 		{"W2", "mixed churn, 50k live", "ns/step", SHAPE_CHURN,
-		 DIST_MIXED, 50000, 500000, 1024 * MIB, 0, 0, 0},
-		{"W3", "W1 in 2 processes", "Msteps/s", SHAPE_PAIR,
-		 DIST_SMALL, 10000, 1000000, 64 * MIB, 1, 0, 0},
+		 DIST_MIXED, 50000, 500000, 1024 * MIB, 0, 0, 0, 0},
+		{"W3", "W1 in 2 processes", "Msteps/s", SHAPE_PROCS,
+		 DIST_SMALL, 10000, 1000000, 64 * MIB, 1, 0, 0, 2},
+		/* W3's steps over 8 processes: the same work in all */
+		{"W3-8", "W1 in 8 processes", "Msteps/s", SHAPE_PROCS,
+		 DIST_SMALL, 10000, 1000000 * 2 / 8, 64 * MIB, 1, 0, 0, 8},
 		{"W4", "cross-process free", "ns/object", SHAPE_RING,
-		 DIST_SMALL, 0, 1000000, 64 * MIB, 0, 0, 0},
+		 DIST_SMALL, 0, 1000000, 64 * MIB, 0, 0, 0, 2},
 		{"W5", "fill 64 MiB", "fraction", SHAPE_FILL, DIST_PAGE, 0, 0,
-		 64 * MIB, 1, 1, 0},
+		 64 * MIB, 1, 1, 0, 0},
 		{"W6-1k", "W1 loop, 1k live", "ns/step", SHAPE_CHURN,
-		 DIST_SMALL, 1000, 3000000, 64 * MIB, 0, 0, 0},
+		 DIST_SMALL, 1000, 3000000, 64 * MIB, 0, 0, 0, 0},
 		{"W6-1M", "W1 loop, 1M live", "ns/step", SHAPE_CHURN,
-		 DIST_SMALL, 1000000, 3000000, 512 * MIB, 0, 0, 0},
+		 DIST_SMALL, 1000000, 3000000, 512 * MIB, 0, 0, 0, 0},
 		{"W7", "W2 growing 1 MiB->1 GiB", "ns/step", SHAPE_CHURN,
-		 DIST_MIXED, 50000, 500000, 1 * MIB, 0, 1, 1024 * MIB},
+		 DIST_MIXED, 50000, 500000, 1 * MIB, 0, 1, 1024 * MIB, 0},
 	};
 	int n = (int)(sizeof all / sizeof all[0]);
 

@@ -341,7 +341,7 @@ static void run_churn(const struct heap *h, const struct workload *w,
 	churn_done(&c);
 }
 
-/* ---- Workers: two processes on one arena, or two threads of one ---------- */
+/* ---- Workers: processes on one arena, or threads of one process -------- */
 
 #define RING_SIZE 4096 /* entries of the W4 ring, a power of two */
 #define RING_BATCH 32  /* each side publishes its index every so many */
@@ -354,11 +354,11 @@ struct ring_entry {
 
 /* Shared between the measuring process and its workers (MAP_SHARED). */
 struct ctl {
-	int64_t t_end[2];     /* when each worker finished its timed part */
-	uint64_t allocs[2];   /* allocations each attempted while timed */
-	uint64_t fails[2];    /* of which failed */
-	uint64_t bad[2];      /* tags found wrong, frees refused */
-	char err[2][96];      /* what went wrong in a worker, "" if nothing */
+	int64_t t_end[MAX_PROCS];   /* when each worker finished its timed part */
+	uint64_t allocs[MAX_PROCS]; /* allocations each attempted while timed */
+	uint64_t fails[MAX_PROCS];  /* of which failed */
+	uint64_t bad[MAX_PROCS];    /* tags found wrong, frees refused */
+	char err[MAX_PROCS][96];    /* what went wrong in a worker, "" if nothing */
 	_Alignas(64) _Atomic uint64_t head; /* ring entries published */
 	_Alignas(64) _Atomic uint64_t tail; /* ring entries consumed */
 	_Alignas(64) struct ring_entry ring[RING_SIZE];
@@ -369,7 +369,7 @@ struct job {
 	const struct workload *w;
 	struct ctl *ctl;
 	uint64_t seed;
-	int idx;     /* 0 or 1 */
+	int idx;     /* 0 to procs - 1 (W4: 0 produces, 1 consumes) */
 	int ready_w; /* write a byte here when ready to start */
 	int go_r;    /* the start is EOF on this descriptor */
 };
@@ -553,29 +553,35 @@ static int join(struct worker *wk)
 }
 
 /*
- * W3 and W4: two workers started together.  W3's workers each run the
- * churn loop (two processes; on a private heap each has its own, which is
- * the fair reference for an arena shared by two).  W4's worker 0 produces
- * and worker 1 consumes: processes on shared heaps, threads on malloc.
+ * W3, W3-8 and W4: w->procs workers started together.  W3's and W3-8's
+ * workers each run the churn loop (processes; on a private heap each has
+ * its own, which is the fair reference for an arena shared by all).  W4's
+ * worker 0 produces and worker 1 consumes: processes on shared heaps,
+ * threads on malloc.
  */
-static void run_pair(const struct heap *h, const struct workload *w,
-		     uint64_t seed, struct run_result *r)
+static void run_workers(const struct heap *h, const struct workload *w,
+			uint64_t seed, struct run_result *r)
 {
 	int ring = w->shape == SHAPE_RING;
 	int threads = ring && h->kind == HEAP_MALLOC;
+	int n = ring ? 2 : w->procs;
 	struct ctl *c = shared_alloc(sizeof *c);
-	struct worker wk[2] = {0};
-	struct job job[2];
+	struct worker wk[MAX_PROCS] = {0};
+	struct job job[MAX_PROCS];
 	int ready[2] = {-1, -1}, go[2] = {-1, -1};
 	struct sma_counts c0, c1;
 	int64_t t0, t_end;
 	char b;
 
+	if (n < 1 || n > MAX_PROCS) {
+		fail(r, "%s", "a workload needs 1 to MAX_PROCS processes");
+		goto out;
+	}
 	if (!c || pipe(ready) != 0 || pipe(go) != 0) {
 		fail(r, "%s", "no memory or descriptors for the workers");
 		goto out;
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < n; i++) {
 		job[i] = (struct job){h, w, c, seed + 1 + (uint64_t)i, i,
 				      ready[1], go[0]};
 		if (spawn(&wk[i], threads, ring ? ring_worker : churn_worker,
@@ -584,7 +590,7 @@ static void run_pair(const struct heap *h, const struct workload *w,
 			goto out;
 		}
 	}
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < n; i++)
 		if (read(ready[0], &b, 1) != 1) {
 			fail(r, "%s", "a worker died before the start");
 			goto out;
@@ -593,33 +599,35 @@ static void run_pair(const struct heap *h, const struct workload *w,
 	t0 = now_ns();
 	close(go[1]); /* EOF: every worker starts */
 	go[1] = -1;
-	for (int i = 0; i < 2; i++)
-		if (join(&wk[i]) != 0) {
+	for (int i = 0; i < n; i++) {
+		if (join(&wk[i]) != 0)
 			fail(r, "%s", "a worker died");
-			wk[i].started = 0;
-		}
-	wk[0].started = wk[1].started = 0;
+		wk[i].started = 0;
+	}
 	c1 = counts_now(h);
 	if (!r->ok)
 		goto out;
-	for (int i = 0; i < 2; i++)
+	t_end = c->t_end[0];
+	for (int i = 0; i < n; i++) {
 		if (c->err[i][0]) {
 			fail(r, "%s", c->err[i]);
 			goto out;
 		}
-	t_end = c->t_end[0] > c->t_end[1] ? c->t_end[0] : c->t_end[1];
-	r->allocs = c->allocs[0] + c->allocs[1];
-	r->fails = c->fails[0] + c->fails[1];
-	r->bad = c->bad[0] + c->bad[1];
+		if (c->t_end[i] > t_end)
+			t_end = c->t_end[i];
+		r->allocs += c->allocs[i];
+		r->fails += c->fails[i];
+		r->bad += c->bad[i];
+	}
 	r->counts = counts_since(c0, c1);
 	if (ring)
 		r->value = (double)(t_end - t0) / (double)w->steps;
-	else /* millions of steps per second, both processes together */
+	else /* millions of steps per second, all processes together */
 		r->value = (double)r->allocs * 1e3 / (double)(t_end - t0);
 out:
 	if (go[1] >= 0)
 		close(go[1]); /* releases workers still waiting */
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < n && i < MAX_PROCS; i++)
 		if (wk[i].started)
 			join(&wk[i]);
 	for (int i = 0; i < 2; i++)
@@ -711,9 +719,9 @@ void run_workload(const struct heap *h, const struct workload *w,
 	case SHAPE_CHURN:
 		run_churn(h, w, seed, r);
 		break;
-	case SHAPE_PAIR:
+	case SHAPE_PROCS:
 	case SHAPE_RING:
-		run_pair(h, w, seed, r);
+		run_workers(h, w, seed, r);
 		break;
 	case SHAPE_FILL:
 		run_fill(h, w, seed, r);
