@@ -431,6 +431,8 @@ struct sma {
 	int semid;
 	key_t key;
 	int flags;		/* SMA_RDONLY */
+	unsigned mc;		/* the tools watching this process (0_memcheck.h) */
+	struct mc_chunks *mct;	/* under memcheck: the chunks of its pool */
 	uint64_t hid;		/* unique among this process's handles */
 	int destroyed;		/* sma_destroy was called through this handle */
 	int image;		/* base is a private copy, not an attachment */

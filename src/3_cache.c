@@ -38,6 +38,7 @@
  * SOP_FLUSH: the range being returned), with op = LOP_SLOT in the header.
  */
 #include "3_cache.h"
+#include "0_memcheck.h"
 #include "0_proc.h"
 #include "1_lock.h"
 #include "1_sem.h"
@@ -111,7 +112,9 @@ static void key_init(void)
 /* Gives a cached object (neither live nor free) back to its slab or to the
  * heap; does nothing to one that is live or free already (4_repair.c R3).
  * Checks everything: the caller may be a recovery reading a slot that a
- * dead process left. */
+ * dead process left.  Every cached object leaves its cache here, so that
+ * here it is made accessible again to the tools that watch (0_memcheck.h
+ * M2), before the slab or the heap writes in it. */
 void sma__give_back_locked(struct sma *a, uint64_t off, unsigned cls)
 {
 	DASSERT(sma__lock_held(a));
@@ -123,6 +126,7 @@ void sma__give_back_locked(struct sma *a, uint64_t off, unsigned cls)
 		uint64_t bit = 1ull << (idx & 63);
 		if (atomic_load(&s->live[idx >> 6]) & bit)
 			return;
+		mc_leaves_cache(a, off, class_size[cls]);
 		sma__slab_put_locked(a, s, idx);
 	} else {
 		uint64_t b = sma__heap_block_of(a, off);
@@ -131,6 +135,7 @@ void sma__give_back_locked(struct sma *a, uint64_t off, unsigned cls)
 		uint64_t w = hw_load(a, b);
 		if ((w & (BF_FREE | BF_LIVE)) || hw_kind(w) != KIND_USER)
 			return;
+		mc_leaves_cache(a, off, hw_size(w) - BLOCK_OVERHEAD);
 		sma__heap_free_locked(a, b);
 	}
 }

@@ -7,7 +7,14 @@
  * (1_lock.c).  Every offset a caller hands in is checked against the page
  * map and the block or slab it names before anything is changed: an offset
  * that is not a live object fails with EINVAL and changes nothing.
+ *
+ * When Valgrind or AddressSanitizer watches the process, each call tells
+ * it what became of the object (0_memcheck.h), at the public calls only:
+ * a new object (one popped from the cache too) is an allocation, a free to
+ * this thread's cache makes it inaccessible, any other free leaves it
+ * accessible.
  */
+#include "0_memcheck.h"
 #include "1_lock.h"
 #include "2_heap.h"
 #include "2_object.h"
@@ -15,6 +22,23 @@
 #include "3_cache.h"
 #include "3_cache_fast.h"
 #include "4_repair.h"
+
+/* A tool watches: the new object off is the caller's (its usable size is
+ * looked up only then).  A call, not a jump: the allocation's stack, which
+ * memcheck shows, keeps the public call. */
+static __attribute__((noinline, cold)) void born_slow(struct sma *a, sma_off_t off)
+{
+	uint64_t usable;
+	if (sma__object_live(a, off, &usable, NULL))
+		sma__mc_alloc(a, sma_ptr(a, off), usable);
+}
+
+static inline sma_off_t born(struct sma *a, sma_off_t off)
+{
+	if (UNLIKELY(a->mc) && off)
+		born_slow(a, off);
+	return off;
+}
 
 /*
  * One live object of at least size bytes aligned to align, or 0.  Counted
@@ -85,7 +109,7 @@ static sma_off_t alloc_slow(sma_t *a, size_t size, size_t align)
 	sma__unlock(a);
 	if (!off)
 		errno = ENOMEM;
-	return off;
+	return born(a, off);
 }
 
 sma_off_t sma_alloc(sma_t *a, size_t size)
@@ -96,7 +120,7 @@ sma_off_t sma_alloc(sma_t *a, size_t size)
 		uint64_t off;
 		int rc = sma__cache_alloc(a, size_class(size), size, &off);
 		if (LIKELY(rc == 0))
-			return off;
+			return born(a, off);
 		if (rc < 0)
 			return SMA_NULL;
 	}
@@ -171,6 +195,8 @@ static int free_taking_lock(struct sma *a, uint64_t off)
 		errno = EINVAL;
 		goto out;
 	}
+	/* Accessible again before the heap writes its links in it. */
+	mc_free_shared(a, off, usable);
 	STEP();
 	sma__free_object_locked(a, off);
 	STEP();
@@ -216,6 +242,8 @@ int sma_free(sma_t *a, sma_off_t off)
 	if (s) {
 		struct live_ref lr = { &s->live[idx >> 6], 1ull << (idx & 63) };
 		int rc = sma__cache_free(a, off, s->cls, class_size[s->cls], lr);
+		if (rc == 0)
+			mc_free_cached(a, off, class_size[s->cls]);
 		if (rc <= 0)
 			return rc;
 		return free_taking_lock(a, off);
@@ -229,6 +257,8 @@ int sma_free(sma_t *a, sma_off_t off)
 	    usable <= CACHE_MAX) {
 		struct live_ref lr = { bhdr(a, b), BF_LIVE };
 		int rc = sma__cache_free(a, off, size_class(usable), usable, lr);
+		if (rc == 0)
+			mc_free_cached(a, off, usable);
 		if (rc <= 0)
 			return rc;
 	}
@@ -278,8 +308,10 @@ sma_off_t sma_realloc(sma_t *a, sma_off_t off, size_t size)
 		}
 		sma__op_end(a);
 		sma__unlock(a);
-		if (ok)
+		if (ok) {
+			mc_resize(a, off, hw_size(hw_load(a, b)) - BLOCK_OVERHEAD);
 			return off;
+		}
 	}
 	sma_off_t n = sma_alloc(a, size);
 	if (!n)

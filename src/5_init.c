@@ -4,9 +4,11 @@
  * fresh segment, made robust by one compare-and-swap whoever races for it.
  */
 #include "5_init.h"
+#include "0_memcheck.h"
 #include "0_proc.h"
 #include "1_lock.h"
 #include "3_cache.h"
+#include "3_registry.h"
 #include "4_repair.h"
 
 /* A robust, process-shared mutex as pthread_mutex_init leaves it: all
@@ -19,6 +21,22 @@ static void atfork_child(void)
 	atomic_fetch_add(&sma__fork_gen, 1);
 	sma__tls_after_fork();
 	sma__lock_after_fork();
+	/* What the parent's caches hold is not the child's: once handed out
+	 * it is the child's to read (0_memcheck.h M2).  The child has one
+	 * thread; the list is read without its lock, which another thread of
+	 * the parent may have held at the fork. */
+	for (struct sma *a = sma__registry; a; a = a->reg_next)
+		mc_after_fork(a);
+}
+
+/* At exit, the pools of the handles still open are forgotten: objects of
+ * an arena outlive the process and are no leak of it (0_memcheck.h). */
+static void mc_at_exit(void)
+{
+	pthread_mutex_lock(&sma__registry_lock);
+	for (struct sma *a = sma__registry; a; a = a->reg_next)
+		sma__mc_exit(a);
+	pthread_mutex_unlock(&sma__registry_lock);
 }
 
 static void init(void)
@@ -31,6 +49,8 @@ static void init(void)
 	pthread_mutexattr_destroy(&at);
 	robust_kind = robust_template.__data.__kind;
 	pthread_atfork(NULL, NULL, atfork_child);
+	if (sma__mc_tools() & MC_VALGRIND)
+		atexit(mc_at_exit);
 	sma__repair_init();
 }
 

@@ -26,6 +26,7 @@
  * even and the same before and after.  Writable handles read under the
  * lock.
  */
+#include "0_memcheck.h"
 #include "1_lock.h"
 #include "2_heap.h"
 #include "2_object.h"
@@ -108,6 +109,7 @@ again:;
 	if (created)
 		*created = 1;
 	off = ob + BLOCK_HDR;
+	mc_alloc(a, off, usable);
 out:
 	sma__unlock(a);
 	return off;
@@ -188,6 +190,7 @@ int sma_named_free(sma_t *a, const char *name)
 	STEP();
 	uint64_t ob = obj - BLOCK_HDR;
 	atomic_fetch_and(bhdr(a, ob), ~BF_LIVE);
+	mc_free_shared(a, obj, usable);
 	sma__heap_free_locked(a, ob);
 	STEP();
 	sma__heap_free_locked(a, off_of(a, r) - BLOCK_HDR);

@@ -33,6 +33,7 @@
  */
 #include "5_init.h"
 #include "5_open.h"
+#include "0_memcheck.h"
 #include "0_proc.h"
 #include "1_lock.h"
 #include "1_sem.h"
@@ -184,12 +185,14 @@ static struct sma *attach(int shmid, int flags, struct shmid_ds *ds)
 	a->key = ds->shm_perm.__key;
 	a->flags = flags & SMA_RDONLY;
 	a->semid = -1;
+	mc_handle_open(a);
 	return a;
 }
 
 static void detach_free(struct sma *a)
 {
 	int e = errno;
+	mc_handle_close(a);
 	sma__segs_forget(a);
 	shmdt(a->base);
 	free(a);
@@ -645,6 +648,7 @@ int sma_close(sma_t *a)
 	sma__slots_release_process(a);
 	sma__tls_forget(a);
 	sma__registry_remove(a);
+	mc_handle_close(a);
 	sma__segs_forget(a);
 	/* The last one out of a destroyed arena removes its semaphore set:
 	 * once the segment is gone, nobody else will (sma__peek_detach). */
