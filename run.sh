@@ -26,6 +26,10 @@ need_packages() {
 	command -v cc >/dev/null 2>&1 || missing+=(gcc)
 	pkg-config --exists cmocka 2>/dev/null || missing+=(libcmocka-dev)
 	pkg-config --exists jemalloc 2>/dev/null || missing+=(libjemalloc-dev)
+	# memcheck's client requests (valgrind/memcheck.h), and valgrind to
+	# run tests/test_memcheck.sh
+	{ [ -f /usr/include/valgrind/memcheck.h ] && command -v valgrind >/dev/null 2>&1; } ||
+		missing+=(valgrind)
 	printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' '
 }
 
