@@ -52,7 +52,11 @@ unsigned sma__mc_tools(void)
 {
 	unsigned mc = 0;
 #if HAVE_VALGRIND
-	if (RUNNING_ON_VALGRIND)
+	/* Only memcheck keeps the books the requests feed; under another
+	 * tool (callgrind measuring the library, say) they would only cost.
+	 * Valgrind preloads the tool's own library: its name tells. */
+	const char *pre = getenv("LD_PRELOAD");
+	if (RUNNING_ON_VALGRIND && pre && strstr(pre, "vgpreload_memcheck"))
 		mc |= MC_VALGRIND;
 #endif
 	if (__asan_poison_memory_region && __asan_unpoison_memory_region)

@@ -11,7 +11,7 @@
 #include "3_cache.h"
 
 /* This thread's slot on a, taking one if it has none; NULL: work without. */
-static inline struct tref *sma__tref_take(struct sma *a)
+FAST struct tref *sma__tref_take(struct sma *a)
 {
 	if (LIKELY(sma__t_ref[0].hid == a->hid && sma__t_ref[0].slot != NULL))
 		return &sma__t_ref[0];
@@ -59,7 +59,7 @@ FAST uint64_t pop(struct sma *a, struct slot *s, struct cache_block *c, unsigned
 
 /* Brings a cached block of class cls with at least size usable bytes to
  * the top of its list (looking at the top few); 1 if there is one. */
-static inline int fit_top(const struct sma *a, struct cache_block *c, unsigned cls, size_t size)
+FAST int fit_top(const struct sma *a, struct cache_block *c, unsigned cls, size_t size)
 {
 	uint32_t n = LOAD(c->count[cls]);
 	uint64_t *e = &c->entry[a->cbase[cls]];
@@ -80,7 +80,7 @@ static inline int fit_top(const struct sma *a, struct cache_block *c, unsigned c
  * caller must take the locked path (no slot, or a medium miss); -1 with
  * errno on failure.
  */
-static inline int sma__cache_alloc(struct sma *a, unsigned cls, size_t size, uint64_t *off)
+FAST int sma__cache_alloc(struct sma *a, unsigned cls, size_t size, uint64_t *off)
 {
 	struct tref *r = sma__tref_take(a);
 	if (!r)
