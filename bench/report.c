@@ -134,9 +134,9 @@ static int targets(const struct bench *b, struct target *t)
 		 "sma W3-8/W3 %.2f >= jemalloc W3-8/W3 %.2f", p->value,
 		 p->limit);
 	p = &t[n++];
-	*p = (struct target){"W4", "", fig(b, "W4", AL_SMA), 4 * w1, 1, 0};
+	*p = (struct target){"W4", "", fig(b, "W4", AL_SMA), 2.5 * w1, 1, 0};
 	snprintf(p->text, sizeof p->text,
-		 "sma %.1f ns/object <= 4 x sma W1 = %.1f", p->value,
+		 "sma %.1f ns/object <= 2.5 x sma W1 = %.1f", p->value,
 		 p->limit);
 	p = &t[n++];
 	*p = (struct target){"W5", "", fig(b, "W5", AL_SMA), 0.98, 0, 0};
@@ -144,13 +144,14 @@ static int targets(const struct bench *b, struct target *t)
 		 p->value, p->limit);
 	for (int k = 0; k < 2; k++) {
 		const char *id = k ? "W6-1M" : "W6-1k";
+		double x = k ? 1.3 : 1.2; /* a million live: misses dominate */
 
 		p = &t[n++];
 		*p = (struct target){id, "", fig(b, id, AL_SMA),
-				     1.2 * fig(b, id, AL_JEMALLOC), 1, 0};
+				     x * fig(b, id, AL_JEMALLOC), 1, 0};
 		snprintf(p->text, sizeof p->text,
-			 "sma %.1f ns/step <= 1.2 x jemalloc = %.1f", p->value,
-			 p->limit);
+			 "sma %.1f ns/step <= %.1f x jemalloc = %.1f", p->value,
+			 x, p->limit);
 	}
 	for (int k = 0; k < 2; k++) {
 		const char *id = k ? "W2" : "W4";
