@@ -259,11 +259,6 @@ void sma__mc_alloc(struct sma *a, void *p, uint64_t usable)
 	sma__mc_range(a->mc, p, was > usable ? was : usable, 1);
 }
 
-void sma__mc_resize(struct sma *a, void *p, uint64_t usable)
-{
-	sma__mc_alloc(a, p, usable); /* a new chunk, with the realloc's stack */
-}
-
 void sma__mc_free(struct sma *a, void *p, uint64_t usable, int cached)
 {
 	uint64_t was = 0;

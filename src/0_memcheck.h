@@ -54,7 +54,6 @@ HIDDEN void sma__mc_mapping(struct sma *a);
 HIDDEN void sma__mc_after_fork(struct sma *a);
 HIDDEN void sma__mc_alloc(struct sma *a, void *p, uint64_t usable);
 HIDDEN void sma__mc_free(struct sma *a, void *p, uint64_t usable, int cached);
-HIDDEN void sma__mc_resize(struct sma *a, void *p, uint64_t usable);
 HIDDEN void sma__mc_range(unsigned mc, void *p, uint64_t n, int accessible);
 
 /* At open: which tools watch the handle, and its pool. */
@@ -109,11 +108,11 @@ static inline void mc_leaves_cache(const struct sma *a, uint64_t off, uint64_t u
 		sma__mc_range(a->mc, at(a, off), usable, 1);
 }
 
-/* The live object at off now has usable bytes (a realloc in place). */
+/* The live object at off now has usable bytes (a realloc in place): a new
+ * chunk, with the realloc's stack. */
 static inline void mc_resize(struct sma *a, uint64_t off, uint64_t usable)
 {
-	if (UNLIKELY(a->mc))
-		sma__mc_resize(a, at(a, off), usable);
+	mc_alloc(a, off, usable);
 }
 
 #endif /* SMA_MEMCHECK_H */

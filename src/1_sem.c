@@ -135,8 +135,8 @@ void sma__sem_heal_locked(struct sma *a)
 		return; /* another holder made one already, or it is back */
 	int semid = sma__sem_create((key_t)h->key, (mode_t)h->mode, h->nsems);
 	if (semid < 0)
-		return;
-	sem_counted(a, SEM_MADE_CALLS); /* no set for now: tokens are not judged (T2 fallback) */
+		return; /* no set for now: tokens are not judged (T2 fallback) */
+	sem_counted(a, SEM_MADE_CALLS);
 	STORE(h->semid, semid);
 	STORE(h->set_gen, LOAD(h->set_gen) + 1);
 	BUMP(h->sets_replaced, 1);

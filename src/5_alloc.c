@@ -30,7 +30,7 @@ static __attribute__((noinline, cold)) void born_slow(struct sma *a, sma_off_t o
 {
 	uint64_t usable;
 	if (sma__object_live(a, off, &usable, NULL))
-		sma__mc_alloc(a, sma_ptr(a, off), usable);
+		sma__mc_alloc(a, at(a, off), usable);
 }
 
 static inline sma_off_t born(struct sma *a, sma_off_t off)
